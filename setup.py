@@ -69,6 +69,8 @@ def extensions():
             "wraparound": False,
             "cdivision": True,
             "embedsignature": True,
+            # Types come from the .pxd files; annotations are for readers and mypy.
+            "annotation_typing": False,
         },
         quiet=True,
     )

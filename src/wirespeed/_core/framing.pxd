@@ -1,0 +1,76 @@
+# Cython declarations for wirespeed/_core/framing.py (compiled in pure-Python mode).
+# Other compiled modules cimport FrameReader from here.
+
+cimport cython
+
+from wirespeed.frames cimport Frame
+from wirespeed._core.mask cimport apply_mask, mask_slice
+from wirespeed._core.utf8 cimport Utf8Validator
+
+cdef tuple OPCODES
+cdef int FIN_BIT, RSV1_BIT, RSV2_BIT, RSV3_BIT, RSV_BITS, OPCODE_BITS, MASK_BIT, LENGTH_BITS
+cdef Py_ssize_t NO_LIMIT
+cdef object _pack_u16, _pack_u64, _unpack_u16, _unpack_u64
+cdef Py_ssize_t _KEY_POOL_SIZE
+cdef bytes _key_pool
+cdef Py_ssize_t _key_pool_pos
+
+cpdef bytes random_mask_key()
+
+@cython.locals(first=int, length=Py_ssize_t, mask_bit=int, header=bytes, key=bytes)
+cpdef bytes serialize_frame(
+    int opcode,
+    object data,
+    bint fin=*,
+    bint rsv1=*,
+    bint rsv2=*,
+    bint rsv3=*,
+    bint mask=*,
+)
+
+
+@cython.final
+cdef class FrameReader:
+    cdef public bytearray buffer
+    cdef public Py_ssize_t pos
+    cdef public bint expect_masked
+    cdef public Py_ssize_t max_message_size
+    cdef public Py_ssize_t max_fragment_size
+    cdef public int allowed_rsv
+    cdef public Utf8Validator validator
+    cdef public bint header_done
+    cdef public int opcode
+    cdef public int first_byte
+    cdef public bytes key
+    cdef public Py_ssize_t length
+    cdef public Py_ssize_t received
+    cdef public bint validate
+    cdef public list chunks
+    cdef public int message_opcode
+    cdef public bint message_compressed
+    cdef public Py_ssize_t message_size
+    cdef public int message_kind
+    cdef public bint last_frame_validated
+
+    cpdef void feed(self, object data) except *
+
+    @cython.locals(
+        buffer=bytearray, pos=Py_ssize_t, end=Py_ssize_t, needed=Py_ssize_t,
+        available=Py_ssize_t, take=Py_ssize_t, data=bytes, chunk=bytes,
+    )
+    cpdef Frame next_frame(self)
+
+    @cython.locals(
+        buffer=bytearray, pos=Py_ssize_t, available=Py_ssize_t, first=int, second=int,
+        length=cython.ulonglong, header_size=Py_ssize_t, masked=int, opcode=int,
+    )
+    cdef bint parse_header(self) except -1
+
+    @cython.locals(opcode=int, rsv=int)
+    cdef int check_first_bytes(self, int first, bint masked) except -1
+
+    @cython.locals(current=Py_ssize_t)
+    cdef int check_size(self, int opcode, Py_ssize_t length) except -1
+
+    @cython.locals(first=int, opcode=int, fin=bint)
+    cdef Frame finish_frame(self, bytes data)

@@ -1,0 +1,35 @@
+# Cython declarations for wirespeed/_core/protocol.py (compiled in pure-Python mode).
+# Faces written in Cython cimport Protocol from here.
+
+from wirespeed.frames cimport Frame
+from wirespeed._core.framing cimport FrameReader, serialize_frame
+
+cdef object SERVER, CLIENT, CONNECTING, OPEN, CLOSING, CLOSED
+cdef object OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG
+
+
+cdef class Protocol:
+    cdef public object id
+    cdef public object logger
+    cdef public bint debug
+    cdef public object side
+    cdef public object _state
+    cdef public object max_message_size
+    cdef public object max_fragment_size
+    cdef public FrameReader reader
+    cdef public bint mask_frames
+    cdef public list extensions
+    cdef public Py_ssize_t decoded_size
+    cdef public list events
+    cdef public list writes
+    cdef public object close_rcvd
+    cdef public object close_sent
+    cdef public object close_rcvd_then_sent
+    cdef public object handshake_exc
+    cdef public object parser_exc
+    cdef public bint expect_continuation
+    cdef public bint eof_received
+    cdef public bint eof_sent
+    cdef public bint discarding
+
+    cpdef send_frame(self, object opcode, object data, bint fin=*)
