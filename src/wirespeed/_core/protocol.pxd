@@ -4,9 +4,6 @@
 from wirespeed.frames cimport Frame
 from wirespeed._core.framing cimport FrameReader, serialize_frame
 
-cdef object SERVER, CLIENT, CONNECTING, OPEN, CLOSING, CLOSED
-cdef object OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG
-
 
 cdef class Protocol:
     cdef public object id
