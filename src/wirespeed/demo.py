@@ -15,8 +15,8 @@ from typing import Any, List, Optional
 
 from . import COMPILED, __version__
 from .frames import Frame, Opcode
-from .sansio import SEND_EOF, ClientProtocol, Protocol, ServerProtocol
 from .http import Request, Response
+from .sansio import SEND_EOF, ClientProtocol, Protocol, ServerProtocol
 from .uri import parse_uri
 
 SIZES = [("16 B", 16), ("1 KiB", 1024), ("64 KiB", 65536), ("1 MiB", 2**20)]
@@ -70,7 +70,7 @@ class SansIOBridge(asyncio.Protocol):
                 self.kind = event.opcode
             self.fragments.append(event.data)
             if event.fin:
-                message = self.fragments[0] if len(self.fragments) == 1 else b"".join(self.fragments)
+                message = b"".join(self.fragments)
                 self.fragments = []
                 self.message_received(self.kind, message)
         else:

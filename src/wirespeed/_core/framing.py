@@ -222,9 +222,8 @@ class FrameReader:
 
     def next_frame(self) -> Optional[Frame]:
         """Return the next complete frame, or ``None`` if more bytes are needed."""
-        if not self.header_done:
-            if not self.parse_header():
-                return None
+        if not self.header_done and not self.parse_header():
+            return None
         buffer = self.buffer
         pos = self.pos
         needed = self.length - self.received

@@ -442,10 +442,10 @@ class Protocol:
         :param reason: close reason.
         :raises ProtocolError: if the code isn't valid.
         """
-        if self._state is OPEN:
-            if code != CloseCode.ABNORMAL_CLOSURE:
-                close = Close(code, reason)
-                data = close.serialize()
+        if code != CloseCode.ABNORMAL_CLOSURE:
+            close = Close(code, reason)
+            data = close.serialize()
+            if self._state is OPEN:
                 self.send_frame(OP_CLOSE, data)
                 self.close_sent = close
                 if self.close_rcvd is not None:
@@ -520,7 +520,9 @@ class Protocol:
             return
         if self.debug:
             self.logger.debug("> %s", Frame(opcode, data, fin))
-        self.writes.append(serialize_frame(opcode, data, fin, False, False, False, self.mask_frames))
+        self.writes.append(
+            serialize_frame(opcode, data, fin, False, False, False, self.mask_frames)
+        )
 
     def send_eof(self) -> None:
         """Queue the end of the data stream (half-close)."""
