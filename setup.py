@@ -58,8 +58,7 @@ def extensions():
     from setuptools import Extension
 
     modules = [
-        Extension(name, [source], extra_compile_args=["-O3"])
-        for name, source in COMPILED_MODULES
+        Extension(name, [source], extra_compile_args=["-O3"]) for name, source in COMPILED_MODULES
     ]
     return cythonize(
         modules,

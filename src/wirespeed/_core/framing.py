@@ -188,8 +188,8 @@ class FrameReader:
 
     def allow_rsv_bits(self, rsv1: bool, rsv2: bool = False, rsv3: bool = False) -> None:
         """Let frames use reserved bits that a negotiated extension defines."""
-        self.allowed_rsv = (RSV1_BIT if rsv1 else 0) | (RSV2_BIT if rsv2 else 0) | (
-            RSV3_BIT if rsv3 else 0
+        self.allowed_rsv = (
+            (RSV1_BIT if rsv1 else 0) | (RSV2_BIT if rsv2 else 0) | (RSV3_BIT if rsv3 else 0)
         )
 
     @property

@@ -1,1 +1,125 @@
-"""Placeholder."""
+"""WebSocket payload masking (RFC 6455, section 5.3), pure-Python implementation.
+
+A client masks every frame it sends by XORing the payload with a 4-byte key,
+repeated: byte ``i`` of the payload is XORed with ``key[i % 4]``. Masking is its
+own inverse, so the same functions unmask what a server receives.
+
+This module is the reference implementation and the one used on the pure-Python
+path (``WIRESPEED_NO_EXTENSIONS=1``). When the package is built with Cython, the
+extension compiled from ``mask.pyx`` has the same module name and takes its
+place; both expose exactly the same functions with the same behaviour:
+
+* :func:`apply_mask` masks a whole buffer;
+* :func:`mask_slice` masks ``buffer[start:end]`` as the continuation of a
+  payload whose first ``key_offset`` bytes were masked earlier, which is how a
+  payload that arrives in several reads is unmasked straight out of a receive
+  buffer.
+
+Both accept any C-contiguous object that supports the buffer protocol
+(:class:`bytes`, :class:`bytearray`, :class:`memoryview`, :mod:`array`, ...),
+read-only or writable, and always return a new :class:`bytes` object. A
+buffer that is not C-contiguous raises :exc:`BufferError`; an object that is
+not a buffer raises :exc:`TypeError`; a key that is not exactly 4 bytes long
+raises :exc:`ValueError`.
+
+The pure-Python version XORs two big integers (the payload and the key
+repeated to the payload's length), which runs at C speed inside CPython's
+arbitrary-precision arithmetic instead of looping over bytes.
+"""
+
+from __future__ import annotations
+
+from typing import Union
+
+__all__ = ["apply_mask", "mask_slice"]
+
+#: Anything :func:`apply_mask` and :func:`mask_slice` accept as a buffer.
+BufferLike = Union[bytes, bytearray, memoryview]
+
+
+def _byte_view(obj: object) -> BufferLike:
+    """Return ``obj`` as a sequence of bytes without copying it.
+
+    :class:`bytes` and :class:`bytearray` are returned unchanged; any other
+    buffer becomes a one-dimensional ``memoryview`` of unsigned bytes, so that
+    ``len()`` and slicing count bytes whatever the buffer's item format.
+    """
+    if type(obj) is bytes or type(obj) is bytearray:
+        return obj  # type: ignore[return-value]
+    view = memoryview(obj)  # type: ignore[arg-type]  # TypeError if not a buffer
+    if not view.c_contiguous:
+        raise BufferError("wirespeed: masking needs a C-contiguous buffer")
+    if view.ndim != 1 or view.format != "B":
+        view = view.cast("B")
+    return view
+
+
+def _check_key(key: object) -> bytes:
+    """Return the masking key as :class:`bytes`, or raise if it is not 4 bytes."""
+    if type(key) is not bytes:
+        key = bytes(_byte_view(key))
+    if len(key) != 4:  # type: ignore[arg-type]
+        raise ValueError(f"masking key must be 4 bytes long, not {len(key)}")  # type: ignore[arg-type]
+    return key  # type: ignore[return-value]
+
+
+def _xor_key(data: BufferLike, key: bytes) -> bytes:
+    """XOR ``data`` with ``key`` repeated, starting at ``key[0]``."""
+    length = len(data)
+    if not length:
+        return b""
+    quotient, remainder = divmod(length, 4)
+    stream = key * quotient + key[:remainder]
+    return (int.from_bytes(data, "big") ^ int.from_bytes(stream, "big")).to_bytes(length, "big")
+
+
+def apply_mask(data: BufferLike, key: bytes) -> bytes:
+    """Mask or unmask ``data`` with the 4-byte ``key``.
+
+    Byte ``i`` of the result is ``data[i] ^ key[i % 4]``. Applying the same
+    key twice gives the original bytes back.
+
+    :param data: the payload, any C-contiguous buffer.
+    :param key: the masking key, any buffer of exactly 4 bytes.
+    :returns: the masked payload, as a new :class:`bytes` object.
+    :raises ValueError: if ``key`` is not 4 bytes long.
+    :raises TypeError: if ``data`` or ``key`` does not support the buffer protocol.
+    :raises BufferError: if ``data`` or ``key`` is not C-contiguous.
+    """
+    key = _check_key(key)
+    return _xor_key(_byte_view(data), key)
+
+
+def mask_slice(buffer: BufferLike, start: int, end: int, key: bytes, key_offset: int) -> bytes:
+    """Mask or unmask ``buffer[start:end]``, continuing the key at ``key_offset``.
+
+    Byte ``i`` of the result is ``buffer[start + i] ^ key[(key_offset + i) % 4]``:
+    ``key_offset`` is the number of payload bytes already unmasked when the
+    payload arrives in several pieces (any integer; only its value modulo 4
+    matters). ``mask_slice(buf, s, e, key, 0)`` equals
+    ``apply_mask(buf[s:e], key)``.
+
+    Unlike Python slicing, the bounds are not clamped and may not be
+    negative: they must satisfy ``0 <= start <= end <= len(buffer)``
+    (``len`` counted in bytes).
+
+    :param buffer: the buffer holding the bytes, any C-contiguous buffer;
+        the compiled implementation reads it in place, without copying the
+        slice first.
+    :param start: index of the first byte to mask.
+    :param end: index one past the last byte to mask.
+    :param key: the masking key, any buffer of exactly 4 bytes.
+    :param key_offset: position in the payload of ``buffer[start]``.
+    :returns: the masked bytes, as a new :class:`bytes` object.
+    :raises ValueError: if ``key`` is not 4 bytes long or the bounds are invalid.
+    :raises TypeError: if ``buffer`` or ``key`` does not support the buffer protocol.
+    :raises BufferError: if ``buffer`` or ``key`` is not C-contiguous.
+    """
+    key = _check_key(key)
+    view = _byte_view(buffer)
+    if not 0 <= start <= end <= len(view):
+        raise ValueError(f"invalid slice [{start}:{end}] of a buffer of {len(view)} bytes")
+    shift = key_offset % 4
+    if shift:
+        key = key[shift:] + key[:shift]
+    return _xor_key(view[start:end], key)

@@ -93,8 +93,10 @@ class ClientProtocol(Protocol):
         headers["Sec-WebSocket-Version"] = "13"
         if self.available_extensions:
             headers["Sec-WebSocket-Extensions"] = build_extension(
-                [(factory.name, factory.get_request_params())
-                 for factory in self.available_extensions]
+                [
+                    (factory.name, factory.get_request_params())
+                    for factory in self.available_extensions
+                ]
             )
         if self.available_subprotocols:
             headers["Sec-WebSocket-Protocol"] = build_subprotocol(self.available_subprotocols)
@@ -120,11 +122,13 @@ class ClientProtocol(Protocol):
             raise InvalidStatus(response)
         headers = response.headers
 
-        connection = sum((parse_connection(value) for value in headers.get_all("Connection")), [])
+        connection = [
+            item for value in headers.get_all("Connection") for item in parse_connection(value)
+        ]
         if not any(token.lower() == "upgrade" for token in connection):
             raise InvalidUpgrade("Connection", ", ".join(connection) if connection else None)
 
-        upgrade = sum((parse_upgrade(value) for value in headers.get_all("Upgrade")), [])
+        upgrade = [item for value in headers.get_all("Upgrade") for item in parse_upgrade(value)]
         # RFC 6455 says "websocket" case-insensitively and nothing else.
         if not (len(upgrade) == 1 and upgrade[0].lower() == "websocket"):
             raise InvalidUpgrade("Upgrade", ", ".join(upgrade) if upgrade else None)
@@ -149,7 +153,7 @@ class ClientProtocol(Protocol):
             return accepted
         if not self.available_extensions:
             raise NegotiationError("no extensions supported")
-        for name, params in sum((parse_extension(value) for value in values), []):
+        for name, params in [item for value in values for item in parse_extension(value)]:
             for factory in self.available_extensions:
                 if factory.name != name:
                     continue
@@ -160,9 +164,7 @@ class ClientProtocol(Protocol):
                 accepted.append(extension)
                 break
             else:
-                raise NegotiationError(
-                    f"unsupported extension: name = {name}, params = {params}"
-                )
+                raise NegotiationError(f"unsupported extension: name = {name}, params = {params}")
         return accepted
 
     def process_subprotocol(self, headers: Headers) -> Optional[str]:
@@ -172,7 +174,7 @@ class ClientProtocol(Protocol):
             return None
         if not self.available_subprotocols:
             raise NegotiationError("no subprotocols supported")
-        selected = sum((parse_subprotocol(value) for value in values), [])
+        selected = [item for value in values for item in parse_subprotocol(value)]
         if len(selected) > 1:
             raise InvalidHeader("Sec-WebSocket-Protocol", f"multiple values: {', '.join(selected)}")
         if selected[0] not in self.available_subprotocols:

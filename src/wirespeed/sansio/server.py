@@ -188,11 +188,13 @@ class ServerProtocol(Protocol):
             raise InvalidProtocol(request.protocol)
         headers = request.headers
 
-        connection = sum((parse_connection(value) for value in headers.get_all("Connection")), [])
+        connection = [
+            item for value in headers.get_all("Connection") for item in parse_connection(value)
+        ]
         if not any(token.lower() == "upgrade" for token in connection):
             raise InvalidUpgrade("Connection", ", ".join(connection) if connection else None)
 
-        upgrade = sum((parse_upgrade(value) for value in headers.get_all("Upgrade")), [])
+        upgrade = [item for value in headers.get_all("Upgrade") for item in parse_upgrade(value)]
         if not (len(upgrade) == 1 and upgrade[0].lower() == "websocket"):
             raise InvalidUpgrade("Upgrade", ", ".join(upgrade) if upgrade else None)
 
@@ -243,7 +245,7 @@ class ServerProtocol(Protocol):
         answers = []
         values = headers.get_all("Sec-WebSocket-Extensions")
         if values and self.available_extensions:
-            for name, params in sum((parse_extension(value) for value in values), []):
+            for name, params in [item for value in values for item in parse_extension(value)]:
                 for factory in self.available_extensions:
                     if factory.name != name:
                         continue
@@ -260,9 +262,11 @@ class ServerProtocol(Protocol):
 
     def process_subprotocol(self, headers: Headers) -> Optional[str]:
         """Select a subprotocol among those the client offers."""
-        offered = sum(
-            (parse_subprotocol(value) for value in headers.get_all("Sec-WebSocket-Protocol")), []
-        )
+        offered = [
+            item
+            for value in headers.get_all("Sec-WebSocket-Protocol")
+            for item in parse_subprotocol(value)
+        ]
         return self.select_subprotocol(offered)
 
     def select_subprotocol(self, subprotocols: Sequence[str]) -> Optional[str]:
