@@ -45,7 +45,7 @@ cdef class FrameReader:
     cdef public Py_ssize_t length
     cdef public Py_ssize_t received
     cdef public bint validate
-    cdef public list chunks
+    cdef public Py_ssize_t payload_start
     cdef public int message_opcode
     cdef public bint message_compressed
     cdef public Py_ssize_t message_size
@@ -54,11 +54,11 @@ cdef class FrameReader:
 
     cpdef void feed(self, object data) except *
 
-    @cython.locals(
-        buffer=bytearray, pos=Py_ssize_t, end=Py_ssize_t, needed=Py_ssize_t,
-        available=Py_ssize_t, take=Py_ssize_t, data=bytes, chunk=bytes,
-    )
+    @cython.locals(start=Py_ssize_t, end=Py_ssize_t, first=int, data=bytes)
     cpdef Frame next_frame(self)
+
+    @cython.locals(pos=Py_ssize_t, available=Py_ssize_t, ready=Py_ssize_t, start=Py_ssize_t, end=Py_ssize_t)
+    cpdef bint advance(self) except -1
 
     @cython.locals(
         buffer=bytearray, pos=Py_ssize_t, available=Py_ssize_t, first=int, second=int,
@@ -73,4 +73,4 @@ cdef class FrameReader:
     cdef int check_size(self, int opcode, Py_ssize_t length) except -1
 
     @cython.locals(first=int, opcode=int, fin=bint)
-    cdef Frame finish_frame(self, bytes data)
+    cdef int end_frame(self) except -1

@@ -173,7 +173,7 @@ class FrameReader:
         self.length = 0
         self.received = 0
         self.validate = False
-        self.chunks: list = []
+        self.payload_start = 0
         # The data message in progress: its opcode (0 when none), whether it is
         # compressed by an extension (RSV1 on its first frame), its size so far.
         self.message_opcode = 0
@@ -195,7 +195,7 @@ class FrameReader:
     @property
     def buffered(self) -> int:
         """Number of received bytes not yet turned into a frame."""
-        return len(self.buffer) - self.pos + sum(len(chunk) for chunk in self.chunks)
+        return len(self.buffer) - self.pos
 
     @property
     def in_message(self) -> bool:
@@ -218,59 +218,60 @@ class FrameReader:
         """Drop every byte received so far (after a close or a failure)."""
         self.buffer = bytearray()
         self.pos = 0
-        self.chunks = []
 
     def next_frame(self) -> Optional[Frame]:
         """Return the next complete frame, or ``None`` if more bytes are needed."""
-        if not self.header_done and not self.parse_header():
+        if not self.advance():
             return None
-        buffer = self.buffer
-        pos = self.pos
-        needed = self.length - self.received
-        available = len(buffer) - pos
-        if self.received == 0 and available >= needed:
-            # The whole payload is here: unmask it straight out of the buffer.
-            end = pos + needed
-            if self.key:
-                data = mask_slice(buffer, pos, end, self.key, 0)
-            else:
-                data = bytes(buffer[pos:end])
-            self.pos = end
-            if self.validate:
-                self.validator.feed(data)
-        elif not self.validate:
-            # Binary payloads wait until they are complete, then take one copy.
-            if available < needed:
-                return None
-            end = pos + needed
-            if self.key:
-                data = mask_slice(buffer, pos, end, self.key, self.received)
-            else:
-                data = bytes(buffer[pos:end])
-            self.pos = end
-            if self.chunks:
-                self.chunks.append(data)
-                data = b"".join(self.chunks)
-                self.chunks = []
+        start = self.payload_start
+        end = start + self.length
+        if self.length < 512:
+            data = bytes(self.buffer[start:end])
         else:
-            # Text payloads are unmasked and validated as they arrive, so that
-            # an invalid byte fails the connection without waiting for the rest.
-            take = needed if available > needed else available
-            if take:
-                end = pos + take
-                if self.key:
-                    chunk = mask_slice(buffer, pos, end, self.key, self.received)
-                else:
-                    chunk = bytes(buffer[pos:end])
-                self.pos = end
-                self.received += take
-                self.validator.feed(chunk)
-                self.chunks.append(chunk)
-            if self.received < self.length:
-                return None
-            data = b"".join(self.chunks)
-            self.chunks = []
-        return self.finish_frame(data)
+            # One copy instead of two for large payloads.
+            data = bytes(memoryview(self.buffer)[start:end])
+        first = self.first_byte
+        return Frame(
+            OPCODES[self.opcode],
+            data,
+            (first & FIN_BIT) != 0,
+            (first & RSV1_BIT) != 0,
+            (first & RSV2_BIT) != 0,
+            (first & RSV3_BIT) != 0,
+        )
+
+    def advance(self) -> bool:
+        """Process buffered bytes in place; tell whether a whole frame is ready.
+
+        This is the codec's C-level entry for the compiled faces: it creates no
+        Python object. Payload bytes are unmasked in the receive buffer as they
+        arrive, and text is validated as it arrives, so that an invalid byte
+        fails the connection without waiting for the rest of the frame.
+
+        When it returns True, the frame is checked and consumed: its header is
+        in :attr:`first_byte` and :attr:`opcode`, its payload is
+        ``buffer[payload_start:payload_start + length]``, valid until the next
+        call to :meth:`feed` or :meth:`advance`.
+        """
+        if not self.header_done and not self.parse_header():
+            return False
+        pos = self.pos
+        available = len(self.buffer) - pos
+        ready = self.length if available > self.length else available
+        if ready > self.received:
+            start = pos + self.received
+            end = pos + ready
+            if self.key:
+                self.buffer[start:end] = mask_slice(self.buffer, start, end, self.key, self.received)
+            if self.validate:
+                self.validator.feed(memoryview(self.buffer)[start:end])
+            self.received = ready
+        if self.received < self.length:
+            return False
+        self.payload_start = pos
+        self.pos = pos + self.length
+        self.end_frame()
+        return True
 
     def parse_header(self) -> bool:
         """Parse the header of the next frame; return False if it is incomplete."""
@@ -361,8 +362,8 @@ class FrameReader:
             if current + length > self.max_message_size:
                 raise PayloadTooBig(length, self.max_message_size, current)
 
-    def finish_frame(self, data: bytes) -> Frame:
-        """Build the frame whose payload is complete and update message state."""
+    def end_frame(self) -> None:
+        """Update the message state once a frame is complete."""
         first = self.first_byte
         opcode = self.opcode
         fin = (first & FIN_BIT) != 0
@@ -386,11 +387,3 @@ class FrameReader:
                 self.message_size = 0
             else:
                 self.message_size += self.length
-        return Frame(
-            OPCODES[opcode],
-            data,
-            fin,
-            (first & RSV1_BIT) != 0,
-            (first & RSV2_BIT) != 0,
-            (first & RSV3_BIT) != 0,
-        )
