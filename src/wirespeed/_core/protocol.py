@@ -451,6 +451,9 @@ class Protocol:
                 if self.close_rcvd is not None:
                     self.close_rcvd_then_sent = True
                 self.state = CLOSING
+        elif self._state is OPEN:
+            # The network is gone: nothing more can be sent; wait for EOF.
+            self.state = CLOSING
         if self.side is SERVER and not self.eof_sent:
             self.send_eof()
         self.start_discarding()
