@@ -4,7 +4,7 @@
 cimport cython
 
 from wirespeed.frames cimport Frame
-from wirespeed._core.mask cimport apply_mask, mask_slice
+from wirespeed._core.mask cimport apply_mask, mask_inplace
 from wirespeed._core.utf8 cimport Utf8Validator
 
 cdef tuple OPCODES

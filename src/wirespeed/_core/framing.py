@@ -33,7 +33,7 @@ from typing import Optional
 
 from ..exceptions import PayloadTooBig, ProtocolError
 from ..frames import Frame, Opcode
-from .mask import apply_mask, mask_slice
+from .mask import apply_mask, mask_inplace
 from .utf8 import Utf8Validator
 
 __all__ = ["FrameReader", "random_mask_key", "serialize_frame"]
@@ -262,9 +262,9 @@ class FrameReader:
             start = pos + self.received
             end = pos + ready
             if self.key:
-                self.buffer[start:end] = mask_slice(self.buffer, start, end, self.key, self.received)
+                mask_inplace(self.buffer, start, end, self.key, self.received)
             if self.validate:
-                self.validator.feed(memoryview(self.buffer)[start:end])
+                self.validator.feed_slice(self.buffer, start, end)
             self.received = ready
         if self.received < self.length:
             return False

@@ -13,11 +13,13 @@ place; both expose exactly the same functions with the same behaviour:
 * :func:`mask_slice` masks ``buffer[start:end]`` as the continuation of a
   payload whose first ``key_offset`` bytes were masked earlier, which is how a
   payload that arrives in several reads is unmasked straight out of a receive
-  buffer.
+  buffer;
+* :func:`mask_inplace` does the same but writes the result back into the
+  buffer, which must be writable.
 
-Both accept any C-contiguous object that supports the buffer protocol
+They accept any C-contiguous object that supports the buffer protocol
 (:class:`bytes`, :class:`bytearray`, :class:`memoryview`, :mod:`array`, ...),
-read-only or writable, and always return a new :class:`bytes` object. A
+read-only or writable, and the first two return a new :class:`bytes` object. A
 buffer that is not C-contiguous raises :exc:`BufferError`; an object that is
 not a buffer raises :exc:`TypeError`; a key that is not exactly 4 bytes long
 raises :exc:`ValueError`.
@@ -31,7 +33,7 @@ from __future__ import annotations
 
 from typing import Union
 
-__all__ = ["apply_mask", "mask_slice"]
+__all__ = ["apply_mask", "mask_inplace", "mask_slice"]
 
 #: Anything :func:`apply_mask` and :func:`mask_slice` accept as a buffer.
 BufferLike = Union[bytes, bytearray, memoryview]
@@ -123,3 +125,33 @@ def mask_slice(buffer: BufferLike, start: int, end: int, key: bytes, key_offset:
     if shift:
         key = key[shift:] + key[:shift]
     return _xor_key(view[start:end], key)
+
+
+def mask_inplace(buffer: BufferLike, start: int, end: int, key: bytes, key_offset: int) -> None:
+    """Mask or unmask ``buffer[start:end]`` in place, continuing the key at ``key_offset``.
+
+    After the call, ``buffer[start:end]`` holds what
+    ``mask_slice(buffer, start, end, key, key_offset)`` would have returned.
+    The bounds follow the same rules as for :func:`mask_slice`.
+
+    :param buffer: a writable C-contiguous buffer, a :class:`bytearray` for
+        instance.
+    :param start: index of the first byte to mask.
+    :param end: index one past the last byte to mask.
+    :param key: the masking key, any buffer of exactly 4 bytes.
+    :param key_offset: position in the payload of ``buffer[start]``.
+    :raises ValueError: if ``key`` is not 4 bytes long or the bounds are invalid.
+    :raises TypeError: if ``buffer`` is read-only, or ``buffer`` or ``key`` does
+        not support the buffer protocol.
+    :raises BufferError: if ``buffer`` or ``key`` is not C-contiguous.
+    """
+    key = _check_key(key)
+    view = _byte_view(buffer)
+    if type(view) is bytes or (type(view) is memoryview and view.readonly):
+        raise TypeError("mask_inplace needs a writable buffer")
+    if not 0 <= start <= end <= len(view):
+        raise ValueError(f"invalid slice [{start}:{end}] of a buffer of {len(view)} bytes")
+    shift = key_offset % 4
+    if shift:
+        key = key[shift:] + key[:shift]
+    view[start:end] = _xor_key(view[start:end], key)

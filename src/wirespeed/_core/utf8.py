@@ -175,6 +175,22 @@ class Utf8Validator:
             raise self._error(data, consumed + index - len(pending), reason)
         self._pending = tail
 
+    def feed_slice(self, buffer: BufferLike, start: int, end: int) -> None:
+        """Validate ``buffer[start:end]`` as the next chunk, without copying it.
+
+        Same as ``feed(buffer[start:end])``, errors included (their object is
+        ``bytes(buffer[start:end])`` and their position is counted from
+        ``start``), except that the bounds must satisfy
+        ``0 <= start <= end <= len(buffer)``. The compiled implementation
+        reads the bytes in place; this one copies them.
+
+        :raises ValueError: if the bounds are invalid.
+        """
+        view = _byte_view(buffer)
+        if not 0 <= start <= end <= len(view):
+            raise ValueError(f"invalid slice [{start}:{end}] of a buffer of {len(view)} bytes")
+        self.feed(view[start:end])
+
     def _error(self, data: BufferLike, start: int, reason: str) -> UnicodeDecodeError:
         """Reset, and return the error to raise for ``data[start]``."""
         self._pending = b""
