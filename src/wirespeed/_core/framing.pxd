@@ -10,6 +10,7 @@ from wirespeed._core.utf8 cimport Utf8Validator
 cdef tuple OPCODES
 cdef int FIN_BIT, RSV1_BIT, RSV2_BIT, RSV3_BIT, RSV_BITS, OPCODE_BITS, MASK_BIT, LENGTH_BITS
 cdef Py_ssize_t NO_LIMIT
+cdef Py_ssize_t INITIAL_BUFFER_SIZE, MIN_READ_SIZE
 cdef object _pack_u16, _pack_u64, _unpack_u16, _unpack_u64
 cdef Py_ssize_t _KEY_POOL_SIZE
 cdef bytes _key_pool
@@ -32,7 +33,9 @@ cpdef bytes serialize_frame(
 @cython.final
 cdef class FrameReader:
     cdef public bytearray buffer
+    cdef public object view
     cdef public Py_ssize_t pos
+    cdef public Py_ssize_t end
     cdef public bint expect_masked
     cdef public Py_ssize_t max_message_size
     cdef public Py_ssize_t max_fragment_size
@@ -52,10 +55,24 @@ cdef class FrameReader:
     cdef public int message_kind
     cdef public bint last_frame_validated
 
+    @cython.locals(size=Py_ssize_t)
     cpdef void feed(self, object data) except *
 
-    @cython.locals(start=Py_ssize_t, end=Py_ssize_t, first=int, data=bytes)
+    @cython.locals(wanted=Py_ssize_t, remaining=Py_ssize_t)
+    cpdef object get_buffer(self, Py_ssize_t sizehint=*)
+
+    cpdef void buffer_updated(self, Py_ssize_t nbytes) noexcept
+
+    @cython.locals(pending=Py_ssize_t, capacity=Py_ssize_t, new_capacity=Py_ssize_t, buffer=bytearray)
+    cpdef void reserve(self, Py_ssize_t size) except *
+
     cpdef Frame next_frame(self)
+
+    @cython.locals(first=int)
+    cpdef Frame current_frame(self)
+
+    @cython.locals(start=Py_ssize_t, end=Py_ssize_t)
+    cpdef bytes payload_bytes(self)
 
     @cython.locals(pos=Py_ssize_t, available=Py_ssize_t, ready=Py_ssize_t, start=Py_ssize_t, end=Py_ssize_t)
     cpdef bint advance(self) except -1

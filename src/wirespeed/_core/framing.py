@@ -70,6 +70,11 @@ LENGTH_BITS = 0x7F
 
 NO_LIMIT = -1
 
+#: Size of a new receive buffer; it grows to hold the largest frame received.
+INITIAL_BUFFER_SIZE = 4096
+#: Least free space offered to the transport for one read.
+MIN_READ_SIZE = 4096
+
 _pack_u16 = struct.Struct("!H").pack
 _pack_u64 = struct.Struct("!Q").pack
 _unpack_u16 = struct.Struct("!H").unpack_from
@@ -158,8 +163,13 @@ class FrameReader:
         max_message_size: Optional[int] = None,
         max_fragment_size: Optional[int] = None,
     ) -> None:
-        self.buffer = bytearray()
+        # Received bytes live in buffer[pos:end]; buffer[end:] is free space.
+        # The buffer is never resized in place: growing it swaps in a new one,
+        # so memoryviews handed out earlier stay valid (see get_buffer).
+        self.buffer = bytearray(INITIAL_BUFFER_SIZE)
+        self.view = memoryview(self.buffer)
         self.pos = 0
+        self.end = 0
         self.expect_masked = expect_masked
         self.max_message_size = NO_LIMIT if max_message_size is None else max_message_size
         self.max_fragment_size = NO_LIMIT if max_fragment_size is None else max_fragment_size
@@ -195,7 +205,7 @@ class FrameReader:
     @property
     def buffered(self) -> int:
         """Number of received bytes not yet turned into a frame."""
-        return len(self.buffer) - self.pos
+        return self.end - self.pos
 
     @property
     def in_message(self) -> bool:
@@ -209,36 +219,83 @@ class FrameReader:
 
     def feed(self, data: bytes) -> None:
         """Add bytes received from the network."""
-        if self.pos:
-            del self.buffer[: self.pos]
-            self.pos = 0
-        self.buffer += data
+        size = len(data)
+        self.reserve(size)
+        self.buffer[self.end : self.end + size] = data
+        self.end += size
+
+    def get_buffer(self, sizehint: int = -1) -> memoryview:
+        """Return free space to receive into (``asyncio.BufferedProtocol``).
+
+        The space is large enough for the rest of the frame being received
+        (so a large frame arrives in few reads), and at least
+        ``INITIAL_BUFFER_SIZE`` bytes. Report what was written with
+        :meth:`buffer_updated`.
+        """
+        wanted = MIN_READ_SIZE
+        if self.header_done:
+            remaining = self.length - (self.end - self.pos)
+            if remaining > wanted:
+                wanted = remaining
+        if len(self.buffer) - self.end < wanted:
+            self.reserve(wanted)
+        return self.view[self.end :]
+
+    def buffer_updated(self, nbytes: int) -> None:
+        """Record that ``nbytes`` were written at the start of :meth:`get_buffer`'s space."""
+        self.end += nbytes
+
+    def reserve(self, size: int) -> None:
+        """Make room for ``size`` more bytes after ``end``."""
+        pending = self.end - self.pos
+        capacity = len(self.buffer)
+        if capacity - self.end >= size:
+            return
+        if self.pos and capacity - pending >= size:
+            # Moving the pending bytes to the front makes enough room.
+            self.buffer[0:pending] = self.buffer[self.pos : self.end]
+        else:
+            new_capacity = capacity * 2
+            if new_capacity < pending + size:
+                new_capacity = pending + size
+            buffer = bytearray(new_capacity)
+            buffer[0:pending] = self.view[self.pos : self.end]
+            self.buffer = buffer
+            self.view = memoryview(buffer)
+        self.pos = 0
+        self.end = pending
 
     def discard(self) -> None:
         """Drop every byte received so far (after a close or a failure)."""
-        self.buffer = bytearray()
         self.pos = 0
+        self.end = 0
 
     def next_frame(self) -> Optional[Frame]:
         """Return the next complete frame, or ``None`` if more bytes are needed."""
         if not self.advance():
             return None
-        start = self.payload_start
-        end = start + self.length
-        if self.length < 512:
-            data = bytes(self.buffer[start:end])
-        else:
-            # One copy instead of two for large payloads.
-            data = bytes(memoryview(self.buffer)[start:end])
+        return self.current_frame()
+
+    def current_frame(self) -> Frame:
+        """Return the frame that :meth:`advance` made ready, as a :class:`Frame`."""
         first = self.first_byte
         return Frame(
             OPCODES[self.opcode],
-            data,
+            self.payload_bytes(),
             (first & FIN_BIT) != 0,
             (first & RSV1_BIT) != 0,
             (first & RSV2_BIT) != 0,
             (first & RSV3_BIT) != 0,
         )
+
+    def payload_bytes(self) -> bytes:
+        """Return a copy of the payload of the frame that :meth:`advance` made ready."""
+        start = self.payload_start
+        end = start + self.length
+        if self.length < 512:
+            return bytes(self.buffer[start:end])
+        # One copy instead of two for large payloads.
+        return bytes(self.view[start:end])
 
     def advance(self) -> bool:
         """Process buffered bytes in place; tell whether a whole frame is ready.
@@ -256,7 +313,7 @@ class FrameReader:
         if not self.header_done and not self.parse_header():
             return False
         pos = self.pos
-        available = len(self.buffer) - pos
+        available = self.end - pos
         ready = self.length if available > self.length else available
         if ready > self.received:
             start = pos + self.received
@@ -277,7 +334,7 @@ class FrameReader:
         """Parse the header of the next frame; return False if it is incomplete."""
         buffer = self.buffer
         pos = self.pos
-        available = len(buffer) - pos
+        available = self.end - pos
         if available < 2:
             return False
         first = buffer[pos]

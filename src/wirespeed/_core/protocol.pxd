@@ -28,5 +28,11 @@ cdef class Protocol:
     cdef public bint eof_received
     cdef public bint eof_sent
     cdef public bint discarding
+    cdef public bint auto_pong
+    cdef public Frame decoded_frame
+    cdef public bytes control_payload
+
+    cpdef bint process_next_frame(self) except -1
+    cpdef receive_control_frame(self, int opcode, bytes data)
 
     cpdef send_frame(self, object opcode, object data, bint fin=*)

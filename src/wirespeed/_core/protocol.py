@@ -157,6 +157,12 @@ class Protocol:
         self.parser_exc: Optional[BaseException] = None
         # Whether a fragmented message is being sent.
         self.expect_continuation = False
+        #: Whether received pings are answered automatically.
+        self.auto_pong = True
+        # The frame that process_next_frame() made ready, when an extension
+        # decoded it, and the payload of the latest control frame.
+        self.decoded_frame: Optional[Frame] = None
+        self.control_payload = b""
         self.eof_received = False
         self.eof_sent = False
         # Once the closing handshake completes or the connection fails,
@@ -271,18 +277,44 @@ class Protocol:
         self.state = CLOSED
 
     def parse_frames(self) -> None:
-        """Turn buffered bytes into frames and process them."""
+        """Turn buffered bytes into frames, apply the rules, queue them as events."""
+        while self.process_next_frame():
+            frame = self.decoded_frame
+            if frame is None:
+                frame = self.reader.current_frame()
+            self.events.append(frame)
+
+    def process_next_frame(self) -> bool:
+        """Advance by one frame and apply the connection's rules to it.
+
+        This is the state machine's C-level entry for the compiled faces: no
+        Python object is created for a data frame unless an extension decodes
+        it. It returns True when a frame is ready: :attr:`decoded_frame` when an
+        extension decoded it, otherwise the frame is in place in the reader
+        (see :meth:`FrameReader.advance`); control frames are also copied to
+        :attr:`control_payload`. Pings are answered (if :attr:`auto_pong`) and
+        close frames processed before it returns. It returns False when more
+        bytes are needed, or when the connection failed or closed; a failure
+        queues the close frame with the right code, never raises.
+        """
+        if self.discarding:
+            return False
         reader = self.reader
         try:
-            while not self.discarding:
-                frame = reader.next_frame()
-                if frame is None:
-                    break
-                if self.extensions:
-                    frame = self.decode_frame(frame)
-                if self.debug:
-                    self.logger.debug("< %s", frame)
-                self.receive_frame(frame)
+            if not reader.advance():
+                return False
+            frame = None
+            if self.extensions:
+                frame = self.decode_frame(reader.current_frame())
+            self.decoded_frame = frame
+            if self.debug:
+                self.logger.debug("< %s", frame if frame is not None else reader.current_frame())
+            opcode = reader.opcode
+            if opcode & 0x08:
+                data = frame.data if frame is not None else reader.payload_bytes()
+                self.control_payload = data
+                self.receive_control_frame(opcode, data)
+            return True
         except ProtocolError as exc:
             self.fail_internally(CloseCode.PROTOCOL_ERROR, str(exc), exc)
         except UnicodeDecodeError as exc:
@@ -295,6 +327,7 @@ class Protocol:
             self.logger.error("parser failed", exc_info=True)
             # Don't include exception details, which may be security-sensitive.
             self.fail_internally(CloseCode.INTERNAL_ERROR, "", exc)
+        return False
 
     def decode_frame(self, frame: Frame) -> Frame:
         """Let negotiated extensions decode ``frame``, then check it and its text."""
@@ -319,23 +352,22 @@ class Protocol:
                     reader.validator.finish()
         return frame
 
-    def receive_frame(self, frame: Frame) -> None:
-        """Apply the connection-level rules to one received frame."""
-        opcode = frame.opcode
-        if opcode is OP_PING:
+    def receive_control_frame(self, opcode: int, data: bytes) -> None:
+        """Apply the connection-level rules to a received control frame."""
+        if opcode == 9:
             # 5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a Pong
-            # frame in response", unless it already sent a close frame... which
-            # RFC 6455 still allows; answering does no harm.
-            self.send_frame(OP_PONG, frame.data)
-        elif opcode is OP_CLOSE:
+            # frame in response". RFC 6455 allows it in the CLOSING state too.
+            if self.auto_pong:
+                self.send_frame(OP_PONG, data)
+        elif opcode == 8:
             # Close.parse checks the code and decodes the reason as UTF-8.
-            self.close_rcvd = Close.parse(frame.data)
+            self.close_rcvd = Close.parse(data)
             if self._state is CLOSING:
                 self.close_rcvd_then_sent = False
             elif self._state is OPEN:
                 # 5.5.1: echo the close frame. Echo the original payload: an
                 # empty payload must stay empty rather than become 1005.
-                self.send_frame(OP_CLOSE, frame.data)
+                self.send_frame(OP_CLOSE, data)
                 self.close_sent = self.close_rcvd
                 self.close_rcvd_then_sent = True
                 self.state = CLOSING
@@ -344,7 +376,6 @@ class Protocol:
             if self.side is SERVER:
                 self.send_eof()
             self.start_discarding()
-        self.events.append(frame)
 
     # Sending
 
