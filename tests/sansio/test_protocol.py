@@ -1091,3 +1091,71 @@ def test_invalid_utf8_fails_connection(side):
     assert reason
     protocol.receive_eof()
     assert isinstance(protocol.close_exc.__cause__, UnicodeDecodeError)
+
+
+# A protocol error right after a complete message, in the same data: the
+# application may answer the message before the connection fails.
+
+
+def message_then_bad_frame(side):
+    return frame_to(side, TEXT, b"Hello") + frame_to(side, TEXT, b"x", rsv2=True)
+
+
+def test_failure_after_message_waits_for_the_answer(side):
+    protocol = Protocol(side)
+    protocol.receive_data(message_then_bad_frame(side))
+    # Nothing is sent before the application has seen the message...
+    assert protocol.data_to_send() == []
+    assert protocol.state is State.OPEN
+    assert not protocol.close_expected()
+    assert protocol.events_received() == [Frame(Opcode.TEXT, b"Hello")]
+    # ...so its answer goes out before the close frame.
+    protocol.send_text(b"Hello")
+    expected = [WireFrame(TEXT, b"Hello"), WireFrame(CLOSE, close_payload(1002, "reserved bits must be 0"))]
+    assert outgoing(protocol) == expected + ([EOF] if side is Side.SERVER else [])
+    assert protocol.state is State.CLOSING
+    assert protocol.close_expected()
+    protocol.receive_eof()
+    assert isinstance(protocol.close_exc.__cause__, ProtocolError)
+    assert str(protocol.close_exc) == "sent 1002 (protocol error) reserved bits must be 0; no close frame received"
+
+
+def test_failure_after_message_without_answer(side):
+    protocol = Protocol(side)
+    protocol.receive_data(message_then_bad_frame(side))
+    assert len(protocol.events_received()) == 1
+    assert outgoing(protocol)[0] == WireFrame(CLOSE, close_payload(1002, "reserved bits must be 0"))
+
+
+def test_failure_after_message_applied_by_more_data(side):
+    protocol = Protocol(side)
+    protocol.receive_data(message_then_bad_frame(side))
+    # The application doesn't fetch events; more data arrives: it is ignored
+    # and the failure takes effect.
+    protocol.receive_data(frame_to(side, TEXT, b"ignored"))
+    assert outgoing(protocol)[0] == WireFrame(CLOSE, close_payload(1002, "reserved bits must be 0"))
+    assert protocol.events_received() == [Frame(Opcode.TEXT, b"Hello")]
+
+
+def test_failure_after_message_applied_by_eof(side):
+    protocol = Protocol(side)
+    protocol.receive_data(message_then_bad_frame(side))
+    protocol.receive_eof()
+    assert protocol.state is State.CLOSED
+    assert protocol.close_exc.sent == Close(1002, "reserved bits must be 0")
+
+
+def test_failure_inside_fragmented_message_is_immediate(side):
+    protocol = Protocol(side)
+    protocol.receive_data(
+        frame_to(side, TEXT, b"Hel", fin=False) + frame_to(side, BINARY, b"lo")
+    )
+    assert outgoing(protocol)[0] == WireFrame(CLOSE, close_payload(1002, "expected a continuation frame"))
+    assert protocol.events_received() == [Frame(Opcode.TEXT, b"Hel", fin=False)]
+
+
+def test_failure_after_message_of_earlier_data_is_immediate(side):
+    protocol = Protocol(side)
+    protocol.receive_data(frame_to(side, TEXT, b"Hello"))
+    protocol.receive_data(frame_to(side, TEXT, b"x", rsv2=True))
+    assert outgoing(protocol)[0] == WireFrame(CLOSE, close_payload(1002, "reserved bits must be 0"))

@@ -31,8 +31,11 @@ cdef class Protocol:
     cdef public bint auto_pong
     cdef public Frame decoded_frame
     cdef public bytes control_payload
+    cdef public object pending_failure
+    cdef public bint pending_failure_due
+    cdef public bint complete_message_queued
 
-    cpdef bint process_next_frame(self) except -1
+    cdef bint process_next_frame(self) except -1
     cpdef receive_control_frame(self, int opcode, bytes data)
 
-    cpdef send_frame(self, object opcode, object data, bint fin=*)
+    cpdef send_frame(self, object opcode, object data, bint fin=*, bint compress=*)

@@ -163,6 +163,12 @@ class Protocol:
         # decoded it, and the payload of the latest control frame.
         self.decoded_frame: Optional[Frame] = None
         self.control_payload = b""
+        # A parser failure waiting for the application to answer the messages
+        # received before it: (code, reason, exception); see fail_internally.
+        self.pending_failure: Optional[Tuple[int, str, BaseException]] = None
+        self.pending_failure_due = False
+        # Whether this call to receive_data() queued the end of a message.
+        self.complete_message_queued = False
         self.eof_received = False
         self.eof_sent = False
         # Once the closing handshake completes or the connection fails,
@@ -242,8 +248,11 @@ class Protocol:
         """
         if self.eof_received:
             raise EOFError("stream ended")
+        if self.pending_failure is not None:
+            self.apply_pending_failure()
         if self.discarding:
             return
+        self.complete_message_queued = False
         if self._state is CONNECTING:
             self.receive_handshake_data(data)
             return
@@ -259,6 +268,8 @@ class Protocol:
         """
         if self.eof_received:
             return
+        if self.pending_failure is not None:
+            self.apply_pending_failure()
         self.eof_received = True
         if self.debug:
             self.logger.debug("< EOF")
@@ -283,6 +294,8 @@ class Protocol:
             if frame is None:
                 frame = self.reader.current_frame()
             self.events.append(frame)
+            if frame.fin and frame.opcode < 8:
+                self.complete_message_queued = True
 
     def process_next_frame(self) -> bool:
         """Advance by one frame and apply the connection's rules to it.
@@ -338,8 +351,19 @@ class Protocol:
         max_size = None
         if self.max_message_size is not None and is_data:
             max_size = self.max_message_size - self.decoded_size
-        for extension in reversed(self.extensions):
-            frame = extension.decode(frame, max_size=max_size)
+        try:
+            for extension in reversed(self.extensions):
+                frame = extension.decode(frame, max_size=max_size)
+        except ProtocolError as exc:
+            # An extension may name a more precise close code than 1002:
+            # 1007 for a compressed message that doesn't decompress. The
+            # parser's handlers map UnicodeDecodeError to 1007, so the error
+            # travels as one, with the extension's error as its cause.
+            if getattr(exc, "close_code", None) != CloseCode.INVALID_DATA:
+                raise
+            raise UnicodeDecodeError(
+                getattr(exc, "extension_name", "extension"), b"", 0, 0, str(exc)
+            ) from exc
         frame.check()
         reader = self.reader
         if is_data:
@@ -393,11 +417,14 @@ class Protocol:
         self.expect_continuation = not fin
         self.send_frame(OP_CONT, data, fin)
 
-    def send_text(self, data: bytes, fin: bool = True) -> None:
+    def send_text(self, data: bytes, fin: bool = True, *, compress: bool = True) -> None:
         """Send a Text frame.
 
         :param data: payload containing text encoded with UTF-8.
         :param fin: FIN bit; false for the first frame of a fragmented message.
+        :param compress: false sends the message uncompressed even if a
+            compression extension was negotiated; the continuation frames
+            of a fragmented message follow its first frame.
         :raises ProtocolError: if a fragmented message is in progress.
         """
         if self.expect_continuation:
@@ -405,13 +432,16 @@ class Protocol:
         if self._state is not OPEN:
             raise InvalidState(f"connection is {self._state.name.lower()}")
         self.expect_continuation = not fin
-        self.send_frame(OP_TEXT, data, fin)
+        self.send_frame(OP_TEXT, data, fin, compress)
 
-    def send_binary(self, data: bytes, fin: bool = True) -> None:
+    def send_binary(self, data: bytes, fin: bool = True, *, compress: bool = True) -> None:
         """Send a Binary frame.
 
         :param data: payload containing arbitrary binary data.
         :param fin: FIN bit; false for the first frame of a fragmented message.
+        :param compress: false sends the message uncompressed even if a
+            compression extension was negotiated; the continuation frames
+            of a fragmented message follow its first frame.
         :raises ProtocolError: if a fragmented message is in progress.
         """
         if self.expect_continuation:
@@ -419,7 +449,7 @@ class Protocol:
         if self._state is not OPEN:
             raise InvalidState(f"connection is {self._state.name.lower()}")
         self.expect_continuation = not fin
-        self.send_frame(OP_BINARY, data, fin)
+        self.send_frame(OP_BINARY, data, fin, compress)
 
     def send_close(self, code: Optional[int] = None, reason: str = "") -> None:
         """Send a Close frame.
@@ -490,9 +520,33 @@ class Protocol:
         self.start_discarding()
 
     def fail_internally(self, code: int, reason: str, exc: BaseException) -> None:
-        """Fail the connection because of ``exc``, raised by the parser."""
-        self.fail(code, truncate_reason(reason))
+        """Fail the connection because of ``exc``, raised by the parser.
+
+        When the data that contained the error also completed a message, now
+        waiting in :meth:`events_received`, the failure waits: the application may
+        answer those messages first (RFC 6455 doesn't require it, but peers
+        such as the Autobahn testsuite expect it). Everything received after
+        the error is ignored meanwhile, and the failure takes effect at the
+        first :meth:`data_to_send` after the events were fetched, or with the
+        next data or EOF received.
+        """
+        reason = truncate_reason(reason)
+        if self.complete_message_queued and self._state is OPEN:
+            self.pending_failure = (code, reason, exc)
+            self.start_discarding()
+            return
+        self.fail(code, reason)
         self.parser_exc = exc
+
+    def apply_pending_failure(self) -> None:
+        """Fail the connection now if a parser error was waiting (see fail_internally)."""
+        pending = self.pending_failure
+        if pending is not None:
+            self.pending_failure = None
+            self.pending_failure_due = False
+            code, reason, exc = pending
+            self.fail(code, reason)
+            self.parser_exc = exc
 
     # Output
 
@@ -504,6 +558,9 @@ class Protocol:
         """
         events = self.events
         self.events = []
+        self.complete_message_queued = False
+        if self.pending_failure is not None:
+            self.pending_failure_due = True
         return events
 
     def data_to_send(self) -> List[bytes]:
@@ -514,6 +571,8 @@ class Protocol:
         connection. The empty bytestring :data:`SEND_EOF` signals the end of
         the data stream: when you receive it, half-close the TCP connection.
         """
+        if self.pending_failure_due:
+            self.apply_pending_failure()
         writes = self.writes
         self.writes = []
         return writes
@@ -532,12 +591,24 @@ class Protocol:
 
     # Internals shared with the client and server subclasses
 
-    def send_frame(self, opcode: Opcode, data: bytes, fin: bool = True) -> None:
-        """Serialize a frame into the output, through the negotiated extensions."""
+    def send_frame(
+        self, opcode: Opcode, data: bytes, fin: bool = True, compress: bool = True
+    ) -> None:
+        """Serialize a frame into the output, through the negotiated extensions.
+
+        ``compress=False`` asks the extensions not to compress the message that
+        this frame starts: :meth:`Extension.encode` then gets ``compress=False``
+        as a keyword argument. It gets no keyword otherwise, so an extension
+        that doesn't compress works as long as the opt-out isn't used.
+        """
         if self.extensions:
             frame = Frame(opcode, data, fin)
-            for extension in self.extensions:
-                frame = extension.encode(frame)
+            if compress:
+                for extension in self.extensions:
+                    frame = extension.encode(frame)
+            else:
+                for extension in self.extensions:
+                    frame = extension.encode(frame, compress=False)
             if self.debug:
                 self.logger.debug("> %s", frame)
             self.writes.append(
