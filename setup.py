@@ -21,6 +21,7 @@ COMPILED_MODULES = [
     ("wirespeed.frames", "src/wirespeed/frames.py"),
     ("wirespeed._core.framing", "src/wirespeed/_core/framing.py"),
     ("wirespeed._core.protocol", "src/wirespeed/_core/protocol.py"),
+    ("wirespeed._core.transport", "src/wirespeed/_core/transport.py"),
 ]
 
 

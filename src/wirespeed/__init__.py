@@ -3,7 +3,9 @@
 One compiled protocol core, four faces:
 
 * :mod:`wirespeed.sansio` - the Sans-I/O ``Protocol`` API of websockets;
-* :mod:`wirespeed` - the low-level listener/transport API of picows;
+* :mod:`wirespeed` - the low-level listener/transport API of picows
+  (:func:`ws_connect`, :func:`ws_create_server`, :class:`WSListener`,
+  :class:`WSTransport`, :class:`WSFrame`);
 * :mod:`wirespeed.asyncio` - the ``connect``/``serve`` API of websockets;
 * :mod:`wirespeed.sync` - blocking connections and websocket-client's
   ``WebSocketApp``.
@@ -16,6 +18,17 @@ pure-Python implementation of the same code.
 from __future__ import annotations
 
 from . import _implementation
+from ._core.transport import (
+    PICOWS_DEBUG_LL,
+    WIRESPEED_DEBUG_LL,
+    WSAutoPingStrategy,
+    WSCloseCode,
+    WSCloseHandshake,
+    WSFrame,
+    WSListener,
+    WSMsgType,
+    WSTransport,
+)
 from .exceptions import (
     ConcurrencyError,
     ConnectionClosed,
@@ -31,6 +44,14 @@ from .exceptions import (
     WebSocketException,
 )
 from .frames import Close, CloseCode, Frame, Opcode
+from .listener import (
+    WSError,
+    WSUpgradeRequest,
+    WSUpgradeResponse,
+    WSUpgradeResponseWithListener,
+    ws_connect,
+    ws_create_server,
+)
 
 __version__ = "0.1.0"
 
@@ -39,6 +60,8 @@ COMPILED: bool = _implementation._detect()
 
 __all__ = [
     "COMPILED",
+    "PICOWS_DEBUG_LL",
+    "WIRESPEED_DEBUG_LL",
     "Close",
     "CloseCode",
     "ConcurrencyError",
@@ -54,6 +77,19 @@ __all__ = [
     "Opcode",
     "PayloadTooBig",
     "ProtocolError",
+    "WSAutoPingStrategy",
+    "WSCloseCode",
+    "WSCloseHandshake",
+    "WSError",
+    "WSFrame",
+    "WSListener",
+    "WSMsgType",
+    "WSTransport",
+    "WSUpgradeRequest",
+    "WSUpgradeResponse",
+    "WSUpgradeResponseWithListener",
     "WebSocketException",
     "__version__",
+    "ws_connect",
+    "ws_create_server",
 ]

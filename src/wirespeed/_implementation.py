@@ -24,6 +24,7 @@ CORE_MODULES = (
     "wirespeed.frames",
     "wirespeed._core.framing",
     "wirespeed._core.protocol",
+    "wirespeed._core.transport",
 )
 
 

@@ -4,21 +4,32 @@
 cimport cython
 
 from wirespeed.frames cimport Frame
-from wirespeed._core.mask cimport apply_mask, mask_inplace
+from wirespeed._core.mask cimport encode_frame, mask_inplace
 from wirespeed._core.utf8 cimport Utf8Validator
 
 cdef tuple OPCODES
 cdef int FIN_BIT, RSV1_BIT, RSV2_BIT, RSV3_BIT, RSV_BITS, OPCODE_BITS, MASK_BIT, LENGTH_BITS
 cdef Py_ssize_t NO_LIMIT
 cdef Py_ssize_t INITIAL_BUFFER_SIZE, MIN_READ_SIZE
-cdef object _pack_u16, _pack_u64, _unpack_u16, _unpack_u64
+cdef object _pack_u16, _pack_u64
 cdef Py_ssize_t _KEY_POOL_SIZE
 cdef bytes _key_pool
 cdef Py_ssize_t _key_pool_pos
 
 cpdef bytes random_mask_key()
 
-@cython.locals(first=int, length=Py_ssize_t, mask_bit=int, header=bytes, key=bytes)
+@cython.locals(first=int, mask_bit=int, header=bytes)
+cpdef bytes frame_header(
+    int opcode,
+    Py_ssize_t length,
+    bint fin=*,
+    bint rsv1=*,
+    bint rsv2=*,
+    bint rsv3=*,
+    bytes mask_key=*,
+)
+
+@cython.locals(first=int)
 cpdef bytes serialize_frame(
     int opcode,
     object data,
@@ -44,7 +55,8 @@ cdef class FrameReader:
     cdef public bint header_done
     cdef public int opcode
     cdef public int first_byte
-    cdef public bytes key
+    cdef public bint masked
+    cdef public bytearray key
     cdef public Py_ssize_t length
     cdef public Py_ssize_t received
     cdef public bint validate
@@ -80,6 +92,7 @@ cdef class FrameReader:
     @cython.locals(
         buffer=bytearray, pos=Py_ssize_t, available=Py_ssize_t, first=int, second=int,
         length=cython.ulonglong, header_size=Py_ssize_t, masked=int, opcode=int,
+        key=bytearray, index=Py_ssize_t,
     )
     cdef bint parse_header(self) except -1
 

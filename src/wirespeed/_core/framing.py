@@ -33,10 +33,10 @@ from typing import Optional
 
 from ..exceptions import PayloadTooBig, ProtocolError
 from ..frames import Frame, Opcode
-from .mask import apply_mask, mask_inplace
+from .mask import encode_frame, mask_inplace
 from .utf8 import Utf8Validator
 
-__all__ = ["FrameReader", "random_mask_key", "serialize_frame"]
+__all__ = ["FrameReader", "frame_header", "random_mask_key", "serialize_frame"]
 
 OPCODES = (
     Opcode.CONT,
@@ -77,8 +77,6 @@ MIN_READ_SIZE = 4096
 
 _pack_u16 = struct.Struct("!H").pack
 _pack_u64 = struct.Struct("!Q").pack
-_unpack_u16 = struct.Struct("!H").unpack_from
-_unpack_u64 = struct.Struct("!Q").unpack_from
 
 
 # Mask keys come from os.urandom, read in blocks to save a system call per frame.
@@ -108,6 +106,42 @@ if hasattr(os, "register_at_fork"):  # pragma: no branch - absent on Windows onl
     os.register_at_fork(after_in_child=_forget_mask_keys)
 
 
+def frame_header(
+    opcode: int,
+    length: int,
+    fin: bool = True,
+    rsv1: bool = False,
+    rsv2: bool = False,
+    rsv3: bool = False,
+    mask_key: bytes = b"",
+) -> bytes:
+    """Encode a frame header for a payload of ``length`` bytes.
+
+    ``mask_key`` (four bytes) marks the payload as masked with that key; the
+    payload itself is not part of the result. The length uses the minimal
+    encoding.
+    """
+    first = opcode
+    if fin:
+        first |= FIN_BIT
+    if rsv1:
+        first |= RSV1_BIT
+    if rsv2:
+        first |= RSV2_BIT
+    if rsv3:
+        first |= RSV3_BIT
+    mask_bit = MASK_BIT if mask_key else 0
+    if length < 126:
+        header = bytes((first, mask_bit | length))
+    elif length < 65536:
+        header = bytes((first, mask_bit | 126)) + _pack_u16(length)
+    else:
+        header = bytes((first, mask_bit | 127)) + _pack_u64(length)
+    if mask_key:
+        return header + mask_key
+    return header
+
+
 def serialize_frame(
     opcode: int,
     data: bytes,
@@ -131,18 +165,7 @@ def serialize_frame(
         first |= RSV2_BIT
     if rsv3:
         first |= RSV3_BIT
-    length = len(data)
-    mask_bit = MASK_BIT if mask else 0
-    if length < 126:
-        header = bytes((first, mask_bit | length))
-    elif length < 65536:
-        header = bytes((first, mask_bit | 126)) + _pack_u16(length)
-    else:
-        header = bytes((first, mask_bit | 127)) + _pack_u64(length)
-    if mask:
-        key = random_mask_key()
-        return header + key + apply_mask(data, key)
-    return header + bytes(data)
+    return encode_frame(first, data, random_mask_key() if mask else None)
 
 
 class FrameReader:
@@ -179,7 +202,9 @@ class FrameReader:
         self.header_done = False
         self.opcode = 0
         self.first_byte = 0
-        self.key = b""
+        # The masking key of the frame, when it is masked.
+        self.masked = False
+        self.key = bytearray(4)
         self.length = 0
         self.received = 0
         self.validate = False
@@ -318,7 +343,7 @@ class FrameReader:
         if ready > self.received:
             start = pos + self.received
             end = pos + ready
-            if self.key:
+            if self.masked:
                 mask_inplace(self.buffer, start, end, self.key, self.received)
             if self.validate:
                 self.validator.feed_slice(self.buffer, start, end)
@@ -354,21 +379,27 @@ class FrameReader:
             return False
         self.check_first_bytes(first, masked != 0)
         if length == 126:
-            length = _unpack_u16(buffer, pos + 2)[0]
+            length = (buffer[pos + 2] << 8) | buffer[pos + 3]
         elif length == 127:
-            length = _unpack_u64(buffer, pos + 2)[0]
-            if length >> 63:
+            if buffer[pos + 2] & 0x80:
                 raise ProtocolError("invalid frame length: most significant bit set")
+            length = 0
+            for index in range(pos + 2, pos + 10):
+                length = (length << 8) | buffer[index]
         opcode = first & OPCODE_BITS
         if opcode & 0x08:
             if length > 125:
                 raise ProtocolError("control frame too long")
         else:
             self.check_size(opcode, length)
+        self.masked = masked != 0
         if masked:
-            self.key = bytes(buffer[pos + header_size - 4 : pos + header_size])
-        else:
-            self.key = b""
+            key = self.key
+            index = pos + header_size - 4
+            key[0] = buffer[index]
+            key[1] = buffer[index + 1]
+            key[2] = buffer[index + 2]
+            key[3] = buffer[index + 3]
         self.pos = pos + header_size
         self.first_byte = first
         self.opcode = opcode

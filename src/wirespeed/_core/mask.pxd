@@ -17,3 +17,7 @@ cpdef bytes mask_slice(object buffer, Py_ssize_t start, Py_ssize_t end, object k
 
 cpdef void mask_inplace(object buffer, Py_ssize_t start, Py_ssize_t end, object key,
                         Py_ssize_t key_offset) except *
+
+cpdef bytes mask_with_prefix(bytes prefix, object data, object key)
+
+cpdef bytes encode_frame(int first_byte, object data, object key)

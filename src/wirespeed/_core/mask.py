@@ -31,9 +31,9 @@ arbitrary-precision arithmetic instead of looping over bytes.
 
 from __future__ import annotations
 
-from typing import Union
+from typing import Optional, Union
 
-__all__ = ["apply_mask", "mask_inplace", "mask_slice"]
+__all__ = ["apply_mask", "encode_frame", "mask_inplace", "mask_slice", "mask_with_prefix"]
 
 #: Anything :func:`apply_mask` and :func:`mask_slice` accept as a buffer.
 BufferLike = Union[bytes, bytearray, memoryview]
@@ -155,3 +155,31 @@ def mask_inplace(buffer: BufferLike, start: int, end: int, key: bytes, key_offse
     if shift:
         key = key[shift:] + key[:shift]
     view[start:end] = _xor_key(view[start:end], key)
+
+
+def mask_with_prefix(prefix: bytes, data: BufferLike, key: BufferLike) -> bytes:
+    """Return ``prefix`` followed by ``data`` masked with ``key``, in one new object.
+
+    Builds a whole client frame (``prefix`` is its header and key) at once.
+    """
+    return prefix + apply_mask(data, key)
+
+
+def encode_frame(first_byte: int, data: BufferLike, key: Optional[BufferLike]) -> bytes:
+    """Encode a whole frame: header, then the payload masked with ``key``.
+
+    ``first_byte`` holds FIN, RSV1-3 and the opcode; ``key`` is the 4-byte
+    masking key of a client frame, or None for an unmasked (server) frame. The
+    length uses the minimal encoding.
+    """
+    length = memoryview(data).nbytes
+    mask_bit = 0x80 if key is not None else 0
+    if length < 126:
+        header = bytes((first_byte, mask_bit | length))
+    elif length < 65536:
+        header = bytes((first_byte, mask_bit | 126)) + length.to_bytes(2, "big")
+    else:
+        header = bytes((first_byte, mask_bit | 127)) + length.to_bytes(8, "big")
+    if key is None:
+        return header + bytes(data)
+    return header + bytes(key) + apply_mask(data, key)

@@ -27,7 +27,7 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes
 from libc.stdint cimport uint64_t
 from libc.string cimport memcpy
 
-__all__ = ["apply_mask", "mask_inplace", "mask_slice"]
+__all__ = ["apply_mask", "encode_frame", "mask_inplace", "mask_slice", "mask_with_prefix"]
 
 # Payloads at least this long are masked with the GIL released.
 cdef enum:
@@ -134,6 +134,92 @@ cpdef bytes apply_mask(object data, object key):
     PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
     try:
         return _masked_copy(<const unsigned char*>view.buf, view.len, key_bytes, 0)
+    finally:
+        PyBuffer_Release(&view)
+
+
+cpdef bytes encode_frame(int first_byte, object data, object key):
+    """Encode a whole frame: header, then the payload masked with ``key``.
+
+    ``first_byte`` holds FIN, RSV1-3 and the opcode; ``key`` is the 4-byte
+    masking key of a client frame, or None for an unmasked (server) frame. The
+    length uses the minimal encoding. One allocation, one pass over the payload.
+    """
+    cdef unsigned char key_bytes[4]
+    cdef Py_buffer view
+    cdef Py_ssize_t length, header_length
+    cdef unsigned char mask_bit = 0
+    cdef bytes result
+    cdef unsigned char* dst
+    cdef int i
+    if key is not None:
+        _read_key(key, key_bytes)
+        mask_bit = 0x80
+    PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+    try:
+        length = view.len
+        if length < 126:
+            header_length = 2
+        elif length < 65536:
+            header_length = 4
+        else:
+            header_length = 10
+        if mask_bit:
+            header_length += 4
+        result = PyBytes_FromStringAndSize(NULL, header_length + length)
+        dst = <unsigned char*>PyBytes_AS_STRING(result)
+        dst[0] = <unsigned char>first_byte
+        if length < 126:
+            dst[1] = mask_bit | <unsigned char>length
+        elif length < 65536:
+            dst[1] = mask_bit | 126
+            dst[2] = <unsigned char>(length >> 8)
+            dst[3] = <unsigned char>length
+        else:
+            dst[1] = mask_bit | 127
+            for i in range(8):
+                dst[2 + i] = <unsigned char>(length >> (56 - 8 * i))
+        if mask_bit:
+            memcpy(dst + header_length - 4, key_bytes, 4)
+            if length >= NOGIL_THRESHOLD and type(data) is bytes:
+                with nogil:
+                    mask_into(dst + header_length, <const unsigned char*>view.buf, length,
+                              key_bytes, 0)
+            else:
+                mask_into(dst + header_length, <const unsigned char*>view.buf, length,
+                          key_bytes, 0)
+        else:
+            memcpy(dst + header_length, view.buf, length)
+        return result
+    finally:
+        PyBuffer_Release(&view)
+
+
+cpdef bytes mask_with_prefix(bytes prefix, object data, object key):
+    """Return ``prefix`` followed by ``data`` masked with ``key``, in one new object.
+
+    Builds a whole client frame (``prefix`` is its header and key) with a single
+    allocation and a single pass over the payload.
+    """
+    cdef unsigned char key_bytes[4]
+    cdef Py_buffer view
+    cdef Py_ssize_t prefix_length = PyBytes_GET_SIZE(prefix)
+    cdef bytes result
+    cdef unsigned char* dst
+    _read_key(key, key_bytes)
+    PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+    try:
+        result = PyBytes_FromStringAndSize(NULL, prefix_length + view.len)
+        dst = <unsigned char*>PyBytes_AS_STRING(result)
+        memcpy(dst, PyBytes_AS_STRING(prefix), prefix_length)
+        if view.len >= NOGIL_THRESHOLD and type(data) is bytes:
+            with nogil:
+                mask_into(dst + prefix_length, <const unsigned char*>view.buf, view.len,
+                          key_bytes, 0)
+        else:
+            mask_into(dst + prefix_length, <const unsigned char*>view.buf, view.len,
+                      key_bytes, 0)
+        return result
     finally:
         PyBuffer_Release(&view)
 

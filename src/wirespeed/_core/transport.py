@@ -1,0 +1,610 @@
+"""The listener face's hot path: frames, listeners, transports (picows' API).
+
+This module holds what runs for every frame: :class:`WSProtocolBase` receives
+bytes into the core's buffer (it is the ``asyncio.BufferedProtocol`` half of a
+connection), asks the core state machine for the next frame, and hands it to
+the user's :class:`WSListener` as a :class:`WSFrame` whose payload is a view
+into the receive buffer. :class:`WSTransport` is what the listener sends with.
+The opening handshake, ``ws_connect`` and ``ws_create_server`` live in
+:mod:`wirespeed.listener`.
+
+This module is compiled by Cython (see ``transport.pxd``) when the extension
+is built; the source is the same on both paths.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+from typing import Any, List, Optional, Union
+
+from ..frames import Close
+from .framing import frame_header, serialize_frame
+from .protocol import Protocol, State
+
+OPEN = State.OPEN
+CLOSING = State.CLOSING
+
+__all__ = [
+    "PICOWS_DEBUG_LL",
+    "WIRESPEED_DEBUG_LL",
+    "WSAutoPingStrategy",
+    "WSCloseCode",
+    "WSCloseHandshake",
+    "WSFrame",
+    "WSListener",
+    "WSMsgType",
+    "WSProtocolBase",
+    "WSTransport",
+]
+
+#: Log level below DEBUG for per-frame traces: ``logging.getLogger("wirespeed")``
+#: at this level logs every frame sent and received.
+WIRESPEED_DEBUG_LL = 9
+#: The same level under picows' name, so that code written for picows runs as is.
+PICOWS_DEBUG_LL = WIRESPEED_DEBUG_LL
+
+
+class WSMsgType(enum.IntEnum):
+    """Frame types, with the opcodes of RFC 6455."""
+
+    CONTINUATION = 0x0
+    TEXT = 0x1
+    BINARY = 0x2
+    CLOSE = 0x8
+    PING = 0x9
+    PONG = 0xA
+
+
+MSG_TYPES = tuple(
+    WSMsgType(value) if value in WSMsgType._value2member_map_ else None for value in range(16)
+)
+
+
+class WSCloseCode(enum.IntEnum):
+    """Close codes (RFC 6455, section 7.4.1)."""
+
+    OK = 1000
+    GOING_AWAY = 1001
+    PROTOCOL_ERROR = 1002
+    UNSUPPORTED_DATA = 1003
+    NO_INFO = 1005
+    ABNORMAL_CLOSURE = 1006
+    INVALID_TEXT = 1007
+    POLICY_VIOLATION = 1008
+    MESSAGE_TOO_BIG = 1009
+    MANDATORY_EXTENSION = 1010
+    INTERNAL_ERROR = 1011
+    SERVICE_RESTART = 1012
+    TRY_AGAIN_LATER = 1013
+    BAD_GATEWAY = 1014
+
+
+class WSAutoPingStrategy(enum.Enum):
+    """When auto ping sends a ping."""
+
+    #: After ``auto_ping_idle_timeout`` seconds without receiving anything.
+    PING_WHEN_IDLE = 1
+    #: Every ``auto_ping_idle_timeout`` seconds, whatever is received.
+    PING_PERIODICALLY = 2
+
+
+class WSCloseHandshake:
+    """The close frames of a connection: ``sent`` and ``recv`` (None if absent).
+
+    ``recv_then_sent`` is True when the peer closed first, False when we did,
+    None unless both frames exist.
+    """
+
+    __slots__ = ("recv", "recv_then_sent", "sent")
+
+    def __init__(
+        self, sent: Optional[Close], recv: Optional[Close], recv_then_sent: Optional[bool]
+    ) -> None:
+        self.sent = sent
+        self.recv = recv
+        self.recv_then_sent = recv_then_sent
+
+    def __repr__(self) -> str:
+        return (
+            f"WSCloseHandshake(sent={self.sent!r}, recv={self.recv!r}, "
+            f"recv_then_sent={self.recv_then_sent!r})"
+        )
+
+
+class WSFrame:
+    """A received frame, handed to :meth:`WSListener.on_ws_frame`.
+
+    The frame and its payload are valid only during the callback: the payload
+    may be a view into the receive buffer, which the next read overwrites. Copy
+    what you keep (:meth:`get_payload_as_bytes`). Fragmented messages arrive as
+    several frames: frames are never concatenated.
+    """
+
+    def __init__(self) -> None:
+        self.msg_type = WSMsgType.BINARY
+        self.fin = True
+        self.rsv1 = False
+        self.payload_size = 0
+        # The payload is view[start:start + payload_size], or data if not None.
+        self.view: Any = None
+        self.start = 0
+        self.data: Optional[bytes] = None
+
+    def get_payload_as_memoryview(self) -> memoryview:
+        """Return the payload without copying it (valid during the callback only)."""
+        if self.data is not None:
+            return memoryview(self.data)
+        return self.view[self.start : self.start + self.payload_size]
+
+    def get_payload_as_bytes(self) -> bytes:
+        """Return a copy of the payload."""
+        if self.data is not None:
+            return self.data
+        return bytes(self.view[self.start : self.start + self.payload_size])
+
+    def get_payload_as_utf8_text(self) -> str:
+        """Decode the payload as UTF-8 (text frames are already validated)."""
+        return str(self.get_payload_as_memoryview(), "utf-8")
+
+    def get_payload_as_ascii_text(self) -> str:
+        """Decode the payload as ASCII."""
+        return str(self.get_payload_as_memoryview(), "ascii")
+
+    def get_close_code(self) -> Union[WSCloseCode, int]:
+        """Return the code of a close frame; ``WSCloseCode.NO_INFO`` if it has none."""
+        payload = self.get_payload_as_bytes()
+        if len(payload) < 2:
+            return WSCloseCode.NO_INFO
+        code = int.from_bytes(payload[:2], "big")
+        try:
+            return WSCloseCode(code)
+        except ValueError:
+            return code
+
+    def get_close_message(self) -> Optional[bytes]:
+        """Return the reason of a close frame, as bytes; None if it has none."""
+        payload = self.get_payload_as_bytes()
+        if len(payload) <= 2:
+            return None
+        return payload[2:]
+
+    def __str__(self) -> str:
+        return (
+            f"WSFrame({self.msg_type.name}, fin={self.fin}, rsv1={self.rsv1}, "
+            f"payload_size={self.payload_size})"
+        )
+
+    __repr__ = __str__
+
+
+class WSListener:
+    """Receive the events of one WebSocket connection; subclass and override.
+
+    The methods are plain (non-async) callbacks, called from the event loop.
+    """
+
+    def on_ws_connected(self, transport: WSTransport) -> None:
+        """The connection is open: ``transport`` is ready to send.
+
+        If it raises, the connection is closed with 1011 (internal error).
+        """
+
+    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        """A frame arrived.
+
+        If it raises, the connection is closed with 1011 and disconnected,
+        unless ``disconnect_on_error=False`` was given; then the exception is
+        logged and the connection goes on.
+        """
+
+    def on_ws_disconnected(self, transport: WSTransport) -> None:
+        """The TCP connection is closed. Exceptions are logged."""
+
+    def send_user_specific_ping(self, transport: WSTransport) -> None:
+        """Send the ping of auto ping and :meth:`WSTransport.measure_roundtrip_time`.
+
+        The default sends a PING frame. Override it for application-level pings,
+        and :meth:`is_user_specific_pong` to recognize their answers.
+        """
+        transport.send_ping()
+
+    def is_user_specific_pong(self, frame: WSFrame) -> bool:
+        """Tell whether ``frame`` answers :meth:`send_user_specific_ping`.
+
+        Called for every frame while a pong is awaited, before
+        :meth:`on_ws_frame`; a frame recognized here is not passed on. Keep it
+        fast. The default recognizes PONG frames. When the answer can only be
+        recognized later, return False and call
+        :meth:`WSTransport.notify_user_specific_pong_received` from
+        :meth:`on_ws_frame`.
+        """
+        return frame.msg_type == WSMsgType.PONG
+
+    def pause_writing(self) -> None:
+        """The transport's write buffer went over its high-water mark: stop sending."""
+
+    def resume_writing(self) -> None:
+        """The transport's write buffer drained below its low-water mark."""
+
+
+class WSTransport:
+    """Send frames on one WebSocket connection.
+
+    Created by wirespeed and handed to the listener's callbacks; not created by
+    the application.
+    """
+
+    def __init__(
+        self,
+        is_client_side: bool,
+        underlying_transport: Any,
+        protocol: Protocol,
+        logger: Any,
+        loop: Any,
+    ) -> None:
+        #: True on the client side of the connection.
+        self.is_client_side = is_client_side
+        #: The asyncio transport below the WebSocket connection.
+        self.underlying_transport = underlying_transport
+        self.protocol = protocol
+        self.logger = logger
+        self.loop = loop
+        #: The opening handshake request (a :class:`~wirespeed.http.Request`).
+        self.request: Any = None
+        #: The opening handshake response (a :class:`~wirespeed.http.Response`).
+        self.response: Any = None
+        self.listener: Any = None
+        self.mask = is_client_side
+        self.disconnected = False
+        self.disconnected_future: Any = None
+        self.close_timer: Any = None
+        self.close_timeout = 5.0
+        # Auto ping and round-trip measurement.
+        self.auto_ping_enabled = False
+        self.auto_ping_idle_timeout = 10.0
+        self.auto_ping_reply_timeout = 10.0
+        self.auto_ping_periodic = False
+        self.auto_ping_timer: Any = None
+        self.last_data_time = 0.0
+        self.waiting_for_pong = False
+        self.pong_waiter: Any = None
+
+    # Sending
+
+    def send(self, msg_type: int, message: Any = b"", fin: bool = True, rsv1: bool = False) -> None:
+        """Send one frame.
+
+        :param msg_type: a :class:`WSMsgType`.
+        :param message: the payload: bytes, bytearray, memoryview or str
+            (encoded as UTF-8). It is not kept after the call.
+        :param fin: False for every frame of a fragmented message but the last.
+        :param rsv1: the RSV1 bit, for an extension the application implements.
+
+        Frames sent after the connection started closing are dropped.
+        """
+        if isinstance(message, str):
+            message = message.encode()
+        elif message is None:
+            message = b""
+        if msg_type & 0x08:
+            if len(message) > 125:
+                raise ValueError("control frames carry at most 125 bytes")
+            if not fin:
+                raise ValueError("control frames cannot be fragmented")
+        protocol = self.protocol
+        if protocol._state is not OPEN and not (
+            msg_type & 0x08 and msg_type != 8 and protocol._state is CLOSING
+        ):
+            if self.logger.isEnabledFor(logging.DEBUG):
+                self.logger.debug("dropped %s frame: the connection is closing", msg_type)
+            return
+        if protocol.extensions:
+            # Extensions (compression) go through the core's encoder.
+            protocol.send_frame(MSG_TYPES[msg_type], message, fin)
+            self.flush()
+            return
+        transport = self.underlying_transport
+        length = len(message)
+        if self.mask:
+            transport.write(serialize_frame(msg_type, message, fin, rsv1, False, False, True))
+        elif length > 65535:
+            # A large payload goes out without being copied into a frame. Only
+            # immutable bytes can be handed to the transport as they are: it
+            # may keep them until they are sent.
+            transport.write(frame_header(msg_type, length, fin, rsv1))
+            transport.write(message if type(message) is bytes else bytes(message))
+        else:
+            transport.write(serialize_frame(msg_type, message, fin, rsv1))
+
+    def send_ping(self, message: Any = b"") -> None:
+        """Send a PING frame."""
+        self.send(WSMsgType.PING, message)
+
+    def send_pong(self, message: Any = b"") -> None:
+        """Send a PONG frame."""
+        self.send(WSMsgType.PONG, message)
+
+    def send_close(self, close_code: int = WSCloseCode.OK, close_message: Any = b"") -> None:
+        """Start the closing handshake with ``close_code`` and ``close_message``.
+
+        Does nothing if a close frame was already sent. The connection closes
+        when the peer answers, or after ``close_timeout`` seconds.
+        """
+        protocol = self.protocol
+        if protocol._state is not OPEN:
+            return
+        if isinstance(close_message, (bytes, bytearray, memoryview)):
+            close_message = bytes(close_message).decode()
+        protocol.send_close(int(close_code), close_message or "")
+        self.flush()
+
+    def disconnect(self, graceful: bool = True) -> None:
+        """Close the TCP connection; ``graceful`` waits for the write buffer to drain."""
+        if self.disconnected:
+            return
+        transport = self.underlying_transport
+        if graceful:
+            transport.close()
+        else:
+            transport.abort()
+
+    async def wait_disconnected(self) -> None:
+        """Wait until the TCP connection is closed."""
+        if self.disconnected:
+            return
+        if self.disconnected_future is None:
+            self.disconnected_future = self.loop.create_future()
+        await asyncio.shield(self.disconnected_future)
+
+    @property
+    def is_disconnected(self) -> bool:
+        """Whether the TCP connection is closed."""
+        return self.disconnected
+
+    @property
+    def close_handshake(self) -> Optional[WSCloseHandshake]:
+        """The close frames sent and received; None until either happened."""
+        protocol = self.protocol
+        if protocol.close_sent is None and protocol.close_rcvd is None:
+            return None
+        return WSCloseHandshake(
+            protocol.close_sent, protocol.close_rcvd, protocol.close_rcvd_then_sent
+        )
+
+    def flush(self) -> None:
+        """Write what the core queued (pongs, close frames, end of stream)."""
+        protocol = self.protocol
+        writes = protocol.writes
+        protocol.writes = []
+        transport = self.underlying_transport
+        for data in writes:
+            if data:
+                transport.write(data)
+            elif transport.can_write_eof():
+                transport.write_eof()
+            else:
+                transport.close()
+        if protocol.close_expected() and self.close_timer is None and not self.disconnected:
+            # Bound the closing handshake: drop the connection if the peer
+            # doesn't finish it in time.
+            self.close_timer = self.loop.call_later(self.close_timeout, self.close_timed_out)
+
+    def close_timed_out(self) -> None:
+        self.close_timer = None
+        if not self.disconnected:
+            self.logger.debug("closing handshake timed out; disconnecting")
+            self.underlying_transport.abort()
+
+    # Pings
+
+    def notify_user_specific_pong_received(self) -> None:
+        """Tell auto ping (and round-trip measurement) that a pong arrived."""
+        self.waiting_for_pong = False
+        waiter = self.pong_waiter
+        if waiter is not None:
+            self.pong_waiter = None
+            if not waiter.done():
+                waiter.set_result(self.loop.time())
+        if self.auto_ping_enabled:
+            self.schedule_auto_ping(self.auto_ping_idle_timeout)
+
+    async def measure_roundtrip_time(self, rounds: int) -> List[float]:
+        """Measure the round-trip time ``rounds`` times; return the times in seconds.
+
+        Each round sends :meth:`WSListener.send_user_specific_ping` and waits
+        for the answer that :meth:`WSListener.is_user_specific_pong` recognizes.
+        """
+        results = []
+        for _ in range(rounds):
+            waiter = self.loop.create_future()
+            self.pong_waiter = waiter
+            self.waiting_for_pong = True
+            start = self.loop.time()
+            self.listener.send_user_specific_ping(self)
+            end = await waiter
+            results.append(end - start)
+        return results
+
+    def start_auto_ping(self, idle_timeout: float, reply_timeout: float, periodic: bool) -> None:
+        self.auto_ping_enabled = True
+        self.auto_ping_idle_timeout = idle_timeout
+        self.auto_ping_reply_timeout = reply_timeout
+        self.auto_ping_periodic = periodic
+        self.last_data_time = self.loop.time()
+        self.schedule_auto_ping(idle_timeout)
+
+    def schedule_auto_ping(self, delay: float) -> None:
+        if self.auto_ping_timer is not None:
+            self.auto_ping_timer.cancel()
+        if not self.disconnected:
+            self.auto_ping_timer = self.loop.call_later(delay, self.auto_ping_fired)
+
+    def auto_ping_fired(self) -> None:
+        self.auto_ping_timer = None
+        if self.disconnected:
+            return
+        if self.waiting_for_pong:
+            # No pong within the reply timeout: the peer is gone or stuck.
+            self.logger.info(
+                "no pong within %s seconds; disconnecting", self.auto_ping_reply_timeout
+            )
+            self.protocol_fail(1011, "auto ping: no pong received")
+            self.disconnect()
+            return
+        if not self.auto_ping_periodic:
+            idle = self.loop.time() - self.last_data_time
+            if idle < self.auto_ping_idle_timeout:
+                self.schedule_auto_ping(self.auto_ping_idle_timeout - idle)
+                return
+        self.waiting_for_pong = True
+        try:
+            self.listener.send_user_specific_ping(self)
+        except Exception:
+            self.logger.exception("send_user_specific_ping failed")
+            self.protocol_fail(1011, "")
+            self.disconnect()
+            return
+        self.schedule_auto_ping(self.auto_ping_reply_timeout)
+
+    def protocol_fail(self, code: int, reason: str) -> None:
+        """Fail the connection with ``code`` and flush the close frame."""
+        protocol = self.protocol
+        if protocol._state is OPEN:
+            protocol.fail(code, reason)
+            self.flush()
+
+    def stop_timers(self) -> None:
+        if self.auto_ping_timer is not None:
+            self.auto_ping_timer.cancel()
+            self.auto_ping_timer = None
+        if self.close_timer is not None:
+            self.close_timer.cancel()
+            self.close_timer = None
+
+
+class WSProtocolBase:
+    """The receiving half of a WebSocket connection on asyncio.
+
+    :mod:`wirespeed.listener` subclasses it together with
+    ``asyncio.BufferedProtocol`` and adds the opening handshake. Once the
+    handshake completed (:meth:`start_websocket`), every read lands in the
+    core's receive buffer and each frame goes to the listener.
+    """
+
+    def __init__(self, protocol: Protocol, disconnect_on_error: bool, auto_pong: bool) -> None:
+        self.protocol = protocol
+        protocol.auto_pong = auto_pong
+        self.disconnect_on_error = disconnect_on_error
+        self.auto_pong = auto_pong
+        self.open = False
+        self.transport: Optional[WSTransport] = None
+        self.listener: Any = None
+        self.handshake_buffer = bytearray(4096)
+        self.logger: Any = None
+        self.trace = False
+
+    # asyncio.BufferedProtocol
+
+    def get_buffer(self, sizehint: int) -> Any:
+        if self.open:
+            return self.protocol.reader.get_buffer(sizehint)
+        return self.handshake_buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
+        if not self.open:
+            self.handshake_data_received(bytes(self.handshake_buffer[:nbytes]))
+            return
+        transport = self.transport
+        if transport.auto_ping_enabled:
+            transport.last_data_time = transport.loop.time()
+        self.protocol.reader.buffer_updated(nbytes)
+        self.receive_frames()
+
+    def receive_frames(self) -> None:
+        """Hand every complete frame in the buffer to the listener."""
+        protocol = self.protocol
+        reader = protocol.reader
+        transport = self.transport
+        while protocol.process_next_frame():
+            if protocol.writes:
+                transport.flush()
+            opcode = reader.opcode
+            if opcode == 9 and self.auto_pong:
+                continue
+            frame = WSFrame.__new__(WSFrame)
+            frame.msg_type = MSG_TYPES[opcode]
+            first = reader.first_byte
+            frame.fin = (first & 0x80) != 0
+            frame.rsv1 = (first & 0x40) != 0
+            decoded = protocol.decoded_frame
+            if decoded is not None:
+                frame.data = decoded.data
+                frame.rsv1 = decoded.rsv1
+                frame.payload_size = len(decoded.data)
+            elif opcode & 0x08:
+                frame.data = protocol.control_payload
+                frame.payload_size = len(frame.data)
+            else:
+                frame.data = None
+                frame.view = reader.view
+                frame.start = reader.payload_start
+                frame.payload_size = reader.length
+            self.deliver(frame)
+        if protocol.writes:
+            transport.flush()
+
+    def deliver(self, frame: WSFrame) -> None:
+        """Pass a frame to the listener, handling pongs awaited by ping logic."""
+        transport = self.transport
+        listener = self.listener
+        if self.trace:
+            self.logger.log(WIRESPEED_DEBUG_LL, "< %s", frame)
+        if transport.waiting_for_pong:
+            try:
+                is_pong = listener.is_user_specific_pong(frame)
+            except Exception:
+                self.logger.exception("is_user_specific_pong failed")
+                is_pong = False
+            if is_pong:
+                transport.notify_user_specific_pong_received()
+                return
+        try:
+            listener.on_ws_frame(transport, frame)
+        except Exception:
+            self.logger.exception("WSListener.on_ws_frame failed")
+            if self.disconnect_on_error:
+                transport.protocol_fail(1011, "")
+                transport.disconnect()
+
+    def deliver_frame_event(self, event: Any) -> None:
+        """Pass a frame that the handshake code parsed as a Sans-I/O event."""
+        opcode = int(event.opcode)
+        if opcode == 9 and self.auto_pong:
+            return
+        frame = WSFrame.__new__(WSFrame)
+        frame.msg_type = MSG_TYPES[opcode]
+        frame.fin = event.fin
+        frame.rsv1 = event.rsv1
+        frame.data = bytes(event.data)
+        frame.payload_size = len(frame.data)
+        self.deliver(frame)
+
+    def eof_received(self) -> bool:
+        self.protocol.receive_eof()
+        if self.transport is not None:
+            self.transport.flush()
+        return False
+
+    def pause_writing(self) -> None:
+        if self.listener is not None:
+            self.listener.pause_writing()
+
+    def resume_writing(self) -> None:
+        if self.listener is not None:
+            self.listener.resume_writing()
+
+    def handshake_data_received(self, data: bytes) -> None:
+        """Bytes received during the opening handshake (implemented by subclasses)."""
+        raise NotImplementedError
