@@ -10,7 +10,7 @@ from wirespeed._core.utf8 cimport Utf8Validator
 cdef tuple OPCODES
 cdef int FIN_BIT, RSV1_BIT, RSV2_BIT, RSV3_BIT, RSV_BITS, OPCODE_BITS, MASK_BIT, LENGTH_BITS
 cdef Py_ssize_t NO_LIMIT
-cdef Py_ssize_t INITIAL_BUFFER_SIZE, MIN_READ_SIZE
+cdef Py_ssize_t MIN_READ_SIZE
 cdef object _pack_u16, _pack_u64
 cdef Py_ssize_t _KEY_POOL_SIZE
 cdef bytes _key_pool

@@ -70,10 +70,11 @@ LENGTH_BITS = 0x7F
 
 NO_LIMIT = -1
 
-#: Size of a new receive buffer; it grows to hold the largest frame received.
-INITIAL_BUFFER_SIZE = 4096
-#: Least free space offered to the transport for one read.
-MIN_READ_SIZE = 4096
+#: Least free space offered to the transport for one read. The receive buffer
+#: starts empty (an idle connection costs no buffer), is allocated at the first
+#: read, and grows to hold the largest frame received. Pages that receive
+#: nothing are never touched, so they cost no memory.
+MIN_READ_SIZE = 65536
 
 _pack_u16 = struct.Struct("!H").pack
 _pack_u64 = struct.Struct("!Q").pack
@@ -189,7 +190,7 @@ class FrameReader:
         # Received bytes live in buffer[pos:end]; buffer[end:] is free space.
         # The buffer is never resized in place: growing it swaps in a new one,
         # so memoryviews handed out earlier stay valid (see get_buffer).
-        self.buffer = bytearray(INITIAL_BUFFER_SIZE)
+        self.buffer = bytearray()
         self.view = memoryview(self.buffer)
         self.pos = 0
         self.end = 0
@@ -254,9 +255,14 @@ class FrameReader:
 
         The space is large enough for the rest of the frame being received
         (so a large frame arrives in few reads), and at least
-        ``INITIAL_BUFFER_SIZE`` bytes. Report what was written with
+        ``MIN_READ_SIZE`` bytes. Report what was written with
         :meth:`buffer_updated`.
         """
+        if self.pos == self.end:
+            # Everything was consumed: receive at the front again, so that a
+            # large frame never has to be moved.
+            self.pos = 0
+            self.end = 0
         wanted = MIN_READ_SIZE
         if self.header_done:
             remaining = self.length - (self.end - self.pos)
@@ -264,6 +270,8 @@ class FrameReader:
                 wanted = remaining
         if len(self.buffer) - self.end < wanted:
             self.reserve(wanted)
+        if self.end == 0:
+            return self.view
         return self.view[self.end :]
 
     def buffer_updated(self, nbytes: int) -> None:
@@ -273,6 +281,9 @@ class FrameReader:
     def reserve(self, size: int) -> None:
         """Make room for ``size`` more bytes after ``end``."""
         pending = self.end - self.pos
+        if pending == 0:
+            self.pos = 0
+            self.end = 0
         capacity = len(self.buffer)
         if capacity - self.end >= size:
             return
@@ -283,6 +294,8 @@ class FrameReader:
             new_capacity = capacity * 2
             if new_capacity < pending + size:
                 new_capacity = pending + size
+            if new_capacity < 4096:
+                new_capacity = 4096
             buffer = bytearray(new_capacity)
             buffer[0:pending] = self.view[self.pos : self.end]
             self.buffer = buffer
