@@ -9,7 +9,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wirespeed.exceptions import InvalidHeaderFormat, InvalidHeaderValue
+from wirespeed.exceptions import (
+    InvalidHeader,
+    InvalidHeaderFormat,
+    InvalidHeaderValue,
+    InvalidUpgrade,
+)
 from wirespeed.handshake import (
     GUID,
     ExtensionHeader,
@@ -18,6 +23,7 @@ from wirespeed.handshake import (
     build_extension,
     build_host,
     build_subprotocol,
+    check_upgrade,
     generate_key,
     is_valid_key,
     parse_authorization_basic,
@@ -25,7 +31,9 @@ from wirespeed.handshake import (
     parse_extension,
     parse_subprotocol,
     parse_upgrade,
+    single_value,
 )
+from wirespeed.http import Headers
 
 # Keys.
 
@@ -426,3 +434,39 @@ def test_parse_authorization_basic_custom_name() -> None:
 def test_authorization_round_trip(username: str, password: str) -> None:
     header = build_authorization_basic(username, password)
     assert parse_authorization_basic(header) == (username, password)
+
+
+# check_upgrade and single_value
+
+
+@pytest.mark.parametrize(
+    ("connection", "upgrade"),
+    [("Upgrade", "websocket"), ("keep-alive, UPGRADE", "WebSocket"), ("upgrade", "websocket")],
+)
+def test_check_upgrade_accepts(connection, upgrade):
+    check_upgrade(Headers({"Connection": connection, "Upgrade": upgrade}))
+
+
+@pytest.mark.parametrize(
+    ("headers", "message"),
+    [
+        ({"Upgrade": "websocket"}, "missing Connection header"),
+        ({"Connection": "keep-alive", "Upgrade": "websocket"}, "invalid Connection header: keep-alive"),
+        ({"Connection": "Upgrade"}, "missing Upgrade header"),
+        ({"Connection": "Upgrade", "Upgrade": "h2c"}, "invalid Upgrade header: h2c"),
+        ({"Connection": "Upgrade", "Upgrade": "websocket, h2c"}, "invalid Upgrade header: websocket, h2c"),
+    ],
+)
+def test_check_upgrade_rejects(headers, message):
+    with pytest.raises(InvalidUpgrade) as info:
+        check_upgrade(Headers(headers))
+    assert str(info.value) == message
+
+
+def test_single_value():
+    headers = Headers([("X", "1"), ("Y", "2"), ("Y", "3")])
+    assert single_value(headers, "x") == "1"
+    with pytest.raises(InvalidHeader, match="missing Z header"):
+        single_value(headers, "Z")
+    with pytest.raises(InvalidHeader, match="invalid Y header: multiple values"):
+        single_value(headers, "Y")

@@ -18,9 +18,12 @@ import binascii
 import hashlib
 import re
 import secrets
-from typing import Callable, Optional, TypeVar
+from typing import TYPE_CHECKING, Callable, Optional, TypeVar
 
-from .exceptions import InvalidHeaderFormat, InvalidHeaderValue
+from .exceptions import InvalidHeader, InvalidHeaderFormat, InvalidHeaderValue, InvalidUpgrade
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .http import Headers
 
 __all__ = [
     "GUID",
@@ -31,6 +34,7 @@ __all__ = [
     "build_extension",
     "build_host",
     "build_subprotocol",
+    "check_upgrade",
     "generate_key",
     "is_valid_key",
     "parse_authorization_basic",
@@ -38,6 +42,7 @@ __all__ = [
     "parse_extension",
     "parse_subprotocol",
     "parse_upgrade",
+    "single_value",
 ]
 
 #: The GUID that RFC 6455 concatenates to the key to derive the accept value.
@@ -313,3 +318,34 @@ def parse_authorization_basic(header: str, name: str = "Authorization") -> tuple
     if not colon:
         raise InvalidHeaderValue(name, "expected username:password credentials")
     return username, password
+
+
+def check_upgrade(headers: Headers) -> None:
+    """Check that ``Connection`` and ``Upgrade`` ask for a WebSocket upgrade.
+
+    RFC 6455 (4.1 and 4.2.1): ``Connection`` must include the ``upgrade``
+    token and ``Upgrade`` must be ``websocket``, both case-insensitively.
+
+    :raises InvalidUpgrade: if either header doesn't.
+    """
+    connection = [
+        item for value in headers.get_all("Connection") for item in parse_connection(value)
+    ]
+    if not any(token.lower() == "upgrade" for token in connection):
+        raise InvalidUpgrade("Connection", ", ".join(connection) if connection else None)
+    upgrade = [item for value in headers.get_all("Upgrade") for item in parse_upgrade(value)]
+    if not (len(upgrade) == 1 and upgrade[0].lower() == "websocket"):
+        raise InvalidUpgrade("Upgrade", ", ".join(upgrade) if upgrade else None)
+
+
+def single_value(headers: Headers, name: str) -> str:
+    """Return the only value of header ``name``.
+
+    :raises InvalidHeader: if the header is missing or appears more than once.
+    """
+    values = headers.get_all(name)
+    if not values:
+        raise InvalidHeader(name)
+    if len(values) > 1:
+        raise InvalidHeader(name, "multiple values")
+    return values[0]

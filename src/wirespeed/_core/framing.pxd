@@ -18,6 +18,9 @@ cdef Py_ssize_t _key_pool_pos
 
 cpdef bytes random_mask_key()
 
+@cython.locals(first=int)
+cdef inline int first_byte(int opcode, bint fin, bint rsv1, bint rsv2, bint rsv3) noexcept
+
 @cython.locals(first=int, mask_bit=int, header=bytes)
 cpdef bytes frame_header(
     int opcode,

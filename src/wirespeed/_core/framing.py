@@ -107,6 +107,20 @@ if hasattr(os, "register_at_fork"):  # pragma: no branch - absent on Windows onl
     os.register_at_fork(after_in_child=_forget_mask_keys)
 
 
+def first_byte(opcode: int, fin: bool, rsv1: bool, rsv2: bool, rsv3: bool) -> int:
+    """Return the first header byte: FIN, RSV1-3 and the opcode."""
+    first = opcode
+    if fin:
+        first |= FIN_BIT
+    if rsv1:
+        first |= RSV1_BIT
+    if rsv2:
+        first |= RSV2_BIT
+    if rsv3:
+        first |= RSV3_BIT
+    return first
+
+
 def frame_header(
     opcode: int,
     length: int,
@@ -122,15 +136,7 @@ def frame_header(
     payload itself is not part of the result. The length uses the minimal
     encoding.
     """
-    first = opcode
-    if fin:
-        first |= FIN_BIT
-    if rsv1:
-        first |= RSV1_BIT
-    if rsv2:
-        first |= RSV2_BIT
-    if rsv3:
-        first |= RSV3_BIT
+    first = first_byte(opcode, fin, rsv1, rsv2, rsv3)
     mask_bit = MASK_BIT if mask_key else 0
     if length < 126:
         header = bytes((first, mask_bit | length))
@@ -157,15 +163,7 @@ def serialize_frame(
     ``mask`` must be true on the client side: the payload is then masked with a
     fresh random key. The length uses the minimal encoding.
     """
-    first = opcode
-    if fin:
-        first |= FIN_BIT
-    if rsv1:
-        first |= RSV1_BIT
-    if rsv2:
-        first |= RSV2_BIT
-    if rsv3:
-        first |= RSV3_BIT
+    first = first_byte(opcode, fin, rsv1, rsv2, rsv3)
     return encode_frame(first, data, random_mask_key() if mask else None)
 
 

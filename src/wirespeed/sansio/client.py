@@ -11,7 +11,6 @@ from ..exceptions import (
     InvalidHeaderValue,
     InvalidMessage,
     InvalidStatus,
-    InvalidUpgrade,
     NegotiationError,
 )
 from ..extensions.base import ClientExtensionFactory, Extension
@@ -21,11 +20,11 @@ from ..handshake import (
     build_extension,
     build_host,
     build_subprotocol,
+    check_upgrade,
     generate_key,
-    parse_connection,
     parse_extension,
     parse_subprotocol,
-    parse_upgrade,
+    single_value,
 )
 from ..http import Headers, Request, Response, ResponseReader
 from ..uri import WebSocketURI
@@ -122,24 +121,10 @@ class ClientProtocol(Protocol):
             raise InvalidStatus(response)
         headers = response.headers
 
-        connection = [
-            item for value in headers.get_all("Connection") for item in parse_connection(value)
-        ]
-        if not any(token.lower() == "upgrade" for token in connection):
-            raise InvalidUpgrade("Connection", ", ".join(connection) if connection else None)
-
-        upgrade = [item for value in headers.get_all("Upgrade") for item in parse_upgrade(value)]
-        # RFC 6455 says "websocket" case-insensitively and nothing else.
-        if not (len(upgrade) == 1 and upgrade[0].lower() == "websocket"):
-            raise InvalidUpgrade("Upgrade", ", ".join(upgrade) if upgrade else None)
-
-        accept_values = headers.get_all("Sec-WebSocket-Accept")
-        if not accept_values:
-            raise InvalidHeader("Sec-WebSocket-Accept")
-        if len(accept_values) > 1:
-            raise InvalidHeader("Sec-WebSocket-Accept", "multiple values")
-        if accept_values[0] != accept_key(self.key):
-            raise InvalidHeaderValue("Sec-WebSocket-Accept", accept_values[0])
+        check_upgrade(headers)
+        accept = single_value(headers, "Sec-WebSocket-Accept")
+        if accept != accept_key(self.key):
+            raise InvalidHeaderValue("Sec-WebSocket-Accept", accept)
 
         extensions = self.process_extensions(headers)
         self.subprotocol = self.process_subprotocol(headers)

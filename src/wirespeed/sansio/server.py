@@ -24,11 +24,11 @@ from ..extensions.base import Extension, ServerExtensionFactory
 from ..handshake import (
     accept_key,
     build_extension,
+    check_upgrade,
     is_valid_key,
-    parse_connection,
     parse_extension,
     parse_subprotocol,
-    parse_upgrade,
+    single_value,
 )
 from ..http import MAX_BODY_SIZE, Headers, Request, RequestReader, Response
 
@@ -188,32 +188,13 @@ class ServerProtocol(Protocol):
             raise InvalidProtocol(request.protocol)
         headers = request.headers
 
-        connection = [
-            item for value in headers.get_all("Connection") for item in parse_connection(value)
-        ]
-        if not any(token.lower() == "upgrade" for token in connection):
-            raise InvalidUpgrade("Connection", ", ".join(connection) if connection else None)
-
-        upgrade = [item for value in headers.get_all("Upgrade") for item in parse_upgrade(value)]
-        if not (len(upgrade) == 1 and upgrade[0].lower() == "websocket"):
-            raise InvalidUpgrade("Upgrade", ", ".join(upgrade) if upgrade else None)
-
-        keys = headers.get_all("Sec-WebSocket-Key")
-        if not keys:
-            raise InvalidHeader("Sec-WebSocket-Key")
-        if len(keys) > 1:
-            raise InvalidHeader("Sec-WebSocket-Key", "multiple values")
-        key = keys[0]
+        check_upgrade(headers)
+        key = single_value(headers, "Sec-WebSocket-Key")
         if not is_valid_key(key):
             raise InvalidHeaderValue("Sec-WebSocket-Key", key)
-
-        versions = headers.get_all("Sec-WebSocket-Version")
-        if not versions:
-            raise InvalidHeader("Sec-WebSocket-Version")
-        if len(versions) > 1:
-            raise InvalidHeader("Sec-WebSocket-Version", "multiple values")
-        if versions[0] != "13":
-            raise InvalidHeaderValue("Sec-WebSocket-Version", versions[0])
+        version = single_value(headers, "Sec-WebSocket-Version")
+        if version != "13":
+            raise InvalidHeaderValue("Sec-WebSocket-Version", version)
 
         self.process_origin(headers)
         extensions_header, self.negotiated_extensions = self.process_extensions(headers)
