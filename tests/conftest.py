@@ -9,7 +9,11 @@ don't check it against itself. Test modules import them with
 
 from __future__ import annotations
 
+import importlib.machinery
+import importlib.util
+import pathlib
 import struct
+from types import ModuleType
 from typing import List, NamedTuple, Optional, Union
 
 from wirespeed.sansio import Protocol, Side
@@ -133,4 +137,39 @@ def close_code_sent(protocol: Protocol) -> Optional[int]:
     for item in outgoing(protocol):
         if item != EOF and item.opcode == CLOSE:
             return struct.unpack("!H", item.payload[:2])[0] if item.payload else None
+    return None
+
+
+def load_pure_core_module(name: str) -> ModuleType:
+    """Import ``wirespeed/_core/<name>.py`` under a private name: the pure twin."""
+    import wirespeed._core
+
+    path = pathlib.Path(wirespeed._core.__file__).with_name(f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"_wirespeed_pure_{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def load_compiled_core_module(name: str) -> Optional[ModuleType]:
+    """Import the compiled ``wirespeed/_core/<name>`` extension under a private name.
+
+    Loading it by path tests it even on the pure-Python run
+    (``WIRESPEED_NO_EXTENSIONS=1``); None when the extension is not built.
+    """
+    import wirespeed._core
+
+    directory = pathlib.Path(wirespeed._core.__file__).parent
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+        path = directory / f"{name}{suffix}"
+        if path.exists():
+            loader = importlib.machinery.ExtensionFileLoader(
+                f"_wirespeed_compiled.{name}", str(path)
+            )
+            spec = importlib.util.spec_from_file_location(loader.name, path, loader=loader)
+            assert spec is not None
+            module = importlib.util.module_from_spec(spec)
+            loader.exec_module(module)
+            return module
     return None

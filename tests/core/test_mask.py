@@ -20,6 +20,7 @@ import textwrap
 import threading
 
 import pytest
+from conftest import load_compiled_core_module, load_pure_core_module
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -27,36 +28,8 @@ import wirespeed._core
 import wirespeed._core.mask as active
 import wirespeed._implementation
 
-
-def _load_pure(name: str):
-    """Import ``wirespeed/_core/<name>.py`` under a private name."""
-    path = pathlib.Path(wirespeed._core.__file__).with_name(f"{name}.py")
-    spec = importlib.util.spec_from_file_location(f"_wirespeed_pure_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _load_compiled(name: str):
-    """Import the compiled ``wirespeed/_core/<name>`` extension under a private name.
-
-    Loading it by path tests it even on the pure-Python run
-    (``WIRESPEED_NO_EXTENSIONS=1``); None when the extension is not built.
-    """
-    directory = pathlib.Path(wirespeed._core.__file__).parent
-    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
-        path = directory / f"{name}{suffix}"
-        if path.exists():
-            loader = importlib.machinery.ExtensionFileLoader(f"_wirespeed_compiled.{name}", str(path))
-            spec = importlib.util.spec_from_file_location(loader.name, path, loader=loader)
-            module = importlib.util.module_from_spec(spec)
-            loader.exec_module(module)
-            return module
-    return None
-
-
-pure = _load_pure("mask")
-compiled = _load_compiled("mask")
+pure = load_pure_core_module("mask")
+compiled = load_compiled_core_module("mask")
 COMPILED = compiled is not None
 NOT_COMPILED_REASON = (
     "the compiled extension is not built (pip install without a C compiler)"
