@@ -48,7 +48,7 @@ from ._core.transport import (
 from .exceptions import InvalidHandshake, InvalidStatus, WebSocketException
 from .frames import Frame
 from .http import Headers, Request, Response
-from .sansio import ClientProtocol, ServerProtocol, State
+from .sansio import ClientProtocol, ServerProtocol
 from .uri import WebSocketURI, parse_uri
 
 __all__ = [
@@ -291,7 +291,9 @@ class _ClientConnection(_ConnectionProtocol):
             self.handshake_failed(sansio.handshake_exc)
             self.underlying.close()
             return
-        if sansio.state is not State.OPEN:
+        if sansio.response is None:
+            # The response isn't complete yet. (Once it is, frames that came
+            # with it may already have moved the state past OPEN.)
             return
         # The events are left for start_websocket: the Response, then frames.
         try:

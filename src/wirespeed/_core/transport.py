@@ -288,6 +288,10 @@ class WSTransport:
             message = message.encode()
         elif message is None:
             message = b""
+        if msg_type == 8:
+            # A close frame starts (or answers) the closing handshake.
+            self.send_close_payload(bytes(message))
+            return
         if msg_type & 0x08:
             if len(message) > 125:
                 raise ValueError("control frames carry at most 125 bytes")
@@ -332,12 +336,25 @@ class WSTransport:
         Does nothing if a close frame was already sent. The connection closes
         when the peer answers, or after ``close_timeout`` seconds.
         """
+        if isinstance(close_message, str):
+            close_message = close_message.encode()
+        if close_code == WSCloseCode.NO_INFO:
+            if close_message:
+                raise ValueError("a close frame without a code cannot have a message")
+            self.send_close_payload(b"")
+        else:
+            self.send_close_payload(int(close_code).to_bytes(2, "big") + bytes(close_message or b""))
+
+    def send_close_payload(self, payload: bytes) -> None:
+        """Send a close frame with ``payload`` (empty, or a code and a UTF-8 reason)."""
         protocol = self.protocol
         if protocol._state is not OPEN:
             return
-        if isinstance(close_message, (bytes, bytearray, memoryview)):
-            close_message = bytes(close_message).decode()
-        protocol.send_close(int(close_code), close_message or "")
+        if payload:
+            close = Close.parse(payload)
+            protocol.send_close(close.code, close.reason)
+        else:
+            protocol.send_close()
         self.flush()
 
     def disconnect(self, graceful: bool = True) -> None:
@@ -376,14 +393,19 @@ class WSTransport:
     def flush(self) -> None:
         """Write what the core queued (pongs, close frames, end of stream)."""
         protocol = self.protocol
-        writes = protocol.writes
-        protocol.writes = []
+        # data_to_send() also applies a failure that waited for the frames
+        # before it to be delivered (see Protocol.fail_internally).
+        writes = protocol.data_to_send()
         transport = self.underlying_transport
         for data in writes:
             if data:
                 transport.write(data)
             elif transport.can_write_eof():
-                transport.write_eof()
+                try:
+                    transport.write_eof()
+                except OSError:
+                    # The peer is gone already; connection_lost follows.
+                    transport.close()
             else:
                 transport.close()
         if protocol.close_expected() and self.close_timer is None and not self.disconnected:
