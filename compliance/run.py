@@ -64,6 +64,13 @@ class Testee(NamedTuple):
 #: Every testee this runner knows, by name. A new face needs one line here.
 TESTEES: Dict[str, Testee] = {
     "sansio": Testee(HERE / "testees" / "sansio_server.py", HERE / "testees" / "sansio_client.py"),
+    "listener": Testee(
+        HERE / "testees" / "listener_server.py", HERE / "testees" / "listener_client.py"
+    ),
+    "sync": Testee(HERE / "testees" / "sync_server.py", HERE / "testees" / "sync_client.py"),
+    "sync-app": Testee(
+        HERE / "testees" / "sync_server.py", HERE / "testees" / "sync_app_client.py"
+    ),
 }
 
 #: The Autobahn|Testsuite release this runner was written against.
