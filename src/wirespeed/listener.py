@@ -407,6 +407,7 @@ async def ws_connect(
     extra_headers: HeadersLike = None,
     close_timeout: float = 5,
     max_redirects: int = MAX_REDIRECTS,
+    disconnect_on_exception: Optional[bool] = None,
     **kwargs: Any,
 ) -> Tuple[WSTransport, Any]:
     """Open a WebSocket connection to ``url``; return ``(transport, listener)``.
@@ -430,11 +431,14 @@ async def ws_connect(
     :param close_timeout: seconds the closing handshake may take.
     :param max_redirects: redirects (301, 302, 303, 307, 308) followed;
         never from ``wss://`` to ``ws://``.
+    :param disconnect_on_exception: picows 2.x's name for ``disconnect_on_error``.
     :param kwargs: passed to :meth:`asyncio.loop.create_connection`.
     :raises InvalidHandshake: (a :data:`WSError`) if the handshake fails,
         e.g. :class:`~wirespeed.exceptions.InvalidStatus` for a non-101 answer.
     :raises OSError: network errors, as the system reports them.
     """
+    if disconnect_on_exception is not None:
+        disconnect_on_error = disconnect_on_exception
     loop = asyncio.get_running_loop()
     logger = _make_logger(logger_name, "client")
     redirects = 0
@@ -508,6 +512,7 @@ async def ws_create_server(
     enable_auto_pong: bool = True,
     max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
     close_timeout: float = 5,
+    disconnect_on_exception: Optional[bool] = None,
     **kwargs: Any,
 ) -> asyncio.Server:
     """Start a WebSocket server; return the :class:`asyncio.Server`.
@@ -519,9 +524,13 @@ async def ws_create_server(
         health check, 403, ...), a :class:`WSUpgradeResponseWithListener` to
         accept with extra response headers, or None to answer 404.
 
-    The other parameters are those of :func:`ws_connect`; ``kwargs`` go to
+    The other parameters are those of :func:`ws_connect` (also
+    ``disconnect_on_exception``, picows 2.x's name for ``disconnect_on_error``);
+    ``kwargs`` go to
     :meth:`asyncio.loop.create_server` (``ssl=`` for TLS, ``reuse_port=``, ...).
     """
+    if disconnect_on_exception is not None:
+        disconnect_on_error = disconnect_on_exception
     loop = asyncio.get_running_loop()
     logger = _make_logger(logger_name, "server")
     factory_takes_request = _takes_an_argument(ws_listener_factory)

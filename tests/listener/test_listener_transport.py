@@ -637,3 +637,41 @@ def test_send_with_msg_type_close_is_a_close_handshake():
             assert handshake.recv_then_sent is False
 
     run(main())
+
+
+def test_is_secure_and_is_close_frame_sent():
+    async def main():
+        async with serving(Recorder) as srv:
+            transport, _client = await ws_connect(Recorder, srv.url)
+            assert transport.is_secure is False
+            assert transport.is_close_frame_sent is False
+            transport.send_close(WSCloseCode.OK)
+            assert transport.is_close_frame_sent is True
+            await asyncio.wait_for(transport.wait_disconnected(), 2)
+
+    run(main())
+
+
+@pytest.mark.parametrize("raise_", [True, False])
+def test_disconnect_on_exception_is_picows_name_for_disconnect_on_error(raise_):
+    class Raises(Recorder):
+        def on_ws_frame(self, transport, frame):
+            super().on_ws_frame(transport, frame)
+            raise RuntimeError("frame bug")
+
+    async def main():
+        async with serving(Raises, disconnect_on_exception=raise_) as srv:
+            transport, client = await ws_connect(Recorder, srv.url)
+            transport.send(WSMsgType.TEXT, b"one")
+            transport.send(WSMsgType.TEXT, b"two")
+            await until(lambda: srv.listeners and len(srv.listeners[0].frames) >= (1 if raise_ else 2))
+            server = srv.listeners[0]
+            if raise_:
+                await asyncio.wait_for(transport.wait_disconnected(), 2)
+                assert client.close_code() == WSCloseCode.INTERNAL_ERROR
+            else:
+                assert [f.payload for f in server.frames] == [b"one", b"two"]
+                assert not transport.is_disconnected
+                await disconnect(transport)
+
+    run(main())

@@ -343,7 +343,9 @@ class WSTransport:
                 raise ValueError("a close frame without a code cannot have a message")
             self.send_close_payload(b"")
         else:
-            self.send_close_payload(int(close_code).to_bytes(2, "big") + bytes(close_message or b""))
+            self.send_close_payload(
+                int(close_code).to_bytes(2, "big") + bytes(close_message or b"")
+            )
 
     def send_close_payload(self, payload: bytes) -> None:
         """Send a close frame with ``payload`` (empty, or a code and a UTF-8 reason)."""
@@ -374,6 +376,16 @@ class WSTransport:
         if self.disconnected_future is None:
             self.disconnected_future = self.loop.create_future()
         await asyncio.shield(self.disconnected_future)
+
+    @property
+    def is_secure(self) -> bool:
+        """Whether the connection runs over TLS."""
+        return self.underlying_transport.get_extra_info("sslcontext") is not None
+
+    @property
+    def is_close_frame_sent(self) -> bool:
+        """Whether a close frame was sent on this connection."""
+        return self.protocol.close_sent is not None
 
     @property
     def is_disconnected(self) -> bool:
