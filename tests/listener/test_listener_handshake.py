@@ -250,6 +250,8 @@ def test_handshake_timeout_client_side():
         async def silent(reader, writer):
             connections.append(writer)
             await reader.read()  # never answers; returns when the client gives up
+            # Close our side: since Python 3.12, Server.wait_closed() waits for it.
+            writer.close()
 
         server = await asyncio.start_server(silent, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
