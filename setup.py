@@ -22,6 +22,7 @@ COMPILED_MODULES = [
     ("wirespeed._core.framing", "src/wirespeed/_core/framing.py"),
     ("wirespeed._core.protocol", "src/wirespeed/_core/protocol.py"),
     ("wirespeed._core.transport", "src/wirespeed/_core/transport.py"),
+    ("wirespeed.asyncio.connection", "src/wirespeed/asyncio/connection.py"),
 ]
 
 

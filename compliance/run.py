@@ -71,6 +71,9 @@ TESTEES: Dict[str, Testee] = {
     "sync-app": Testee(
         HERE / "testees" / "sync_server.py", HERE / "testees" / "sync_app_client.py"
     ),
+    "asyncio": Testee(
+        HERE / "testees" / "asyncio_server.py", HERE / "testees" / "asyncio_client.py"
+    ),
 }
 
 #: The Autobahn|Testsuite release this runner was written against.

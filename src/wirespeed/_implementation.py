@@ -25,6 +25,7 @@ CORE_MODULES = (
     "wirespeed._core.framing",
     "wirespeed._core.protocol",
     "wirespeed._core.transport",
+    "wirespeed.asyncio.connection",
 )
 
 
