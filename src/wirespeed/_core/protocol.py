@@ -329,7 +329,10 @@ class Protocol:
                 self.receive_control_frame(opcode, data)
             return True
         except ProtocolError as exc:
-            self.fail_internally(CloseCode.PROTOCOL_ERROR, str(exc), exc)
+            # An extension may name a more precise code: 1007 for a compressed
+            # message that doesn't decompress.
+            code = getattr(exc, "close_code", CloseCode.PROTOCOL_ERROR)
+            self.fail_internally(code, str(exc), exc)
         except UnicodeDecodeError as exc:
             self.fail_internally(
                 CloseCode.INVALID_DATA, f"{exc.reason} at position {exc.start}", exc
@@ -351,19 +354,8 @@ class Protocol:
         max_size = None
         if self.max_message_size is not None and is_data:
             max_size = self.max_message_size - self.decoded_size
-        try:
-            for extension in reversed(self.extensions):
-                frame = extension.decode(frame, max_size=max_size)
-        except ProtocolError as exc:
-            # An extension may name a more precise close code than 1002:
-            # 1007 for a compressed message that doesn't decompress. The
-            # parser's handlers map UnicodeDecodeError to 1007, so the error
-            # travels as one, with the extension's error as its cause.
-            if getattr(exc, "close_code", None) != CloseCode.INVALID_DATA:
-                raise
-            raise UnicodeDecodeError(
-                getattr(exc, "extension_name", "extension"), b"", 0, 0, str(exc)
-            ) from exc
+        for extension in reversed(self.extensions):
+            frame = extension.decode(frame, max_size=max_size)
         frame.check()
         reader = self.reader
         if is_data:

@@ -139,17 +139,22 @@ class ClientProtocol(Protocol):
         if not self.available_extensions:
             raise NegotiationError("no extensions supported")
         for name, params in [item for value in values for item in parse_extension(value)]:
+            refusal: Optional[NegotiationError] = None
             for factory in self.available_extensions:
                 if factory.name != name:
                     continue
                 try:
                     extension = factory.process_response_params(params, accepted)
-                except NegotiationError:
+                except NegotiationError as exc:
+                    refusal = exc
                     continue
                 accepted.append(extension)
                 break
             else:
-                raise NegotiationError(f"unsupported extension: name = {name}, params = {params}")
+                message = f"unsupported extension: name = {name}, params = {params}"
+                if refusal is not None:
+                    message = f"{message}: {refusal}"
+                raise NegotiationError(message) from refusal
         return accepted
 
     def process_subprotocol(self, headers: Headers) -> Optional[str]:
