@@ -29,6 +29,7 @@ from typing import Any
 from _sansio_io import EchoSession, log
 
 import wirespeed
+from wirespeed.extensions import enable_client_permessage_deflate
 from wirespeed.frames import Opcode
 from wirespeed.sansio import ClientProtocol
 from wirespeed.uri import parse_uri
@@ -55,7 +56,10 @@ def run_session(uri: str, *, echo: bool) -> ClientSession:
     """Open a WebSocket connection to ``uri`` and run it until it closes."""
     wsuri = parse_uri(uri)
     sock = socket.create_connection((wsuri.host, wsuri.port), timeout=CONNECT_TIMEOUT)
-    protocol = ClientProtocol(wsuri, max_size=MAX_SIZE)
+    # permessage-deflate is offered; the fuzzing server accepts it in 12.* and 13.*.
+    protocol = ClientProtocol(
+        wsuri, max_size=MAX_SIZE, extensions=enable_client_permessage_deflate(None)
+    )
     protocol.send_request(protocol.connect())
     session = ClientSession(sock, protocol, echo=echo, name=uri)
     session.run()

@@ -24,6 +24,7 @@ from typing import Any
 from _sansio_io import EchoSession, log
 
 import wirespeed
+from wirespeed.extensions import enable_server_permessage_deflate
 from wirespeed.sansio import ServerProtocol
 
 #: Largest message accepted. Autobahn's biggest messages are 16 MiB (case 9.1.6);
@@ -45,7 +46,8 @@ class ServerSession(EchoSession):
 
 def serve_connection(sock: socket.socket, peer: str) -> None:
     """Run one echo connection to its end."""
-    protocol = ServerProtocol(max_size=MAX_SIZE)
+    # permessage-deflate is accepted when offered (Autobahn offers it in 12.* and 13.*).
+    protocol = ServerProtocol(max_size=MAX_SIZE, extensions=enable_server_permessage_deflate(None))
     session = ServerSession(sock, protocol, echo=True, name=f"connection from {peer}")
     session.run()
     if session.handshake is None and protocol.handshake_exc is not None:
