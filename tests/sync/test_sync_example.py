@@ -35,6 +35,19 @@ def test_example_runs_on_wirespeed() -> None:
     assert "received: message 4" in output
 
 
+def without_close_status(output: str) -> list:
+    """The output lines, with the values of the ``closed:`` line left out."""
+    return ["closed:" if line.startswith("closed:") else line for line in output.splitlines()]
+
+
 def test_example_behaves_like_websocket_client() -> None:
     pytest.importorskip("websocket")
-    assert run_example() == run_example("--websocket-client")
+    ours = run_example()
+    theirs = run_example("--websocket-client")
+    assert without_close_status(ours) == without_close_status(theirs)
+    # The program closes from on_message. Whether on_close then gets the code
+    # of the server's answering close frame depends, in websocket-client and
+    # in wirespeed alike, on whether close() or the read loop consumed that
+    # frame: "closed: None None" or "closed: 1000 None" from run to run.
+    closed = [line for line in ours.splitlines() if line.startswith("closed:")]
+    assert closed in (["closed: None None"], ["closed: 1000 None"])
