@@ -111,12 +111,16 @@ def test_handshake_errors() -> None:
 
 def test_open_timeout() -> None:
     async def main() -> None:
-        # A TCP server that never answers the handshake.
-        server = await asyncio.start_server(lambda r, w: None, HOST, 0)
+        # A TCP server that never answers the handshake. It keeps its writers:
+        # since Python 3.13 a collected StreamWriter closes its connection.
+        writers = []
+        server = await asyncio.start_server(lambda r, w: writers.append(w), HOST, 0)
         try:
             with pytest.raises(asyncio.TimeoutError):
                 await connect(f"ws://{HOST}:{port_of(server)}/", open_timeout=0.1)
         finally:
+            for writer in writers:
+                writer.close()
             server.close()
             await server.wait_closed()
 

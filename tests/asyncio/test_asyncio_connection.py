@@ -231,8 +231,40 @@ class Dropper(WSListener):
             transport.disconnect(graceful=False)
 
 
+class ListenerServer:
+    """A listener-face server that also drops its connections when closed.
+
+    Since Python 3.12, ``Server.wait_closed()`` waits for every connection to
+    close, and peers such as :class:`Stuck` never close theirs.
+    """
+
+    def __init__(self, server, transports):
+        self.server = server
+        self.transports = transports
+
+    @property
+    def sockets(self):
+        return self.server.sockets
+
+    def close(self):
+        for transport in self.transports:
+            transport.disconnect(graceful=False)
+        self.server.close()
+
+    async def wait_closed(self):
+        await self.server.wait_closed()
+
+
 async def listener_server(listener_class):
-    return await ws_create_server(lambda: listener_class(), HOST, 0, close_timeout=1)
+    transports = []
+
+    class Tracked(listener_class):
+        def on_ws_connected(self, transport):
+            transports.append(transport)
+            super().on_ws_connected(transport)
+
+    server = await ws_create_server(lambda: Tracked(), HOST, 0, close_timeout=1)
+    return ListenerServer(server, transports)
 
 
 def test_close_is_bounded_by_close_timeout() -> None:
