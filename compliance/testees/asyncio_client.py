@@ -31,7 +31,10 @@ MAX_SIZE = 2**25
 CASE_TIMEOUT = 120.0
 
 DEFAULT_AGENT = "wirespeed-asyncio"
-OPTIONS = dict(max_size=MAX_SIZE, ping_interval=None, close_timeout=3, proxy=None)
+#: ``compression="deflate"`` is the default, spelled out: 12.* and 13.* need it.
+OPTIONS = dict(
+    max_size=MAX_SIZE, ping_interval=None, close_timeout=3, proxy=None, compression="deflate"
+)
 
 
 def log(message: str) -> None:

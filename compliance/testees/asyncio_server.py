@@ -40,7 +40,13 @@ async def echo(websocket) -> None:
 
 async def main(port: int) -> None:
     async with serve(
-        echo, "127.0.0.1", port, max_size=MAX_SIZE, close_timeout=3, ping_interval=None
+        echo,
+        "127.0.0.1",
+        port,
+        max_size=MAX_SIZE,
+        close_timeout=3,
+        ping_interval=None,
+        compression="deflate",  # the default, spelled out: 12.* and 13.* need it
     ) as server:
         core = "compiled" if wirespeed.COMPILED else "pure Python"
         log(f"asyncio echo server on ws://127.0.0.1:{port} (wirespeed {core} core)")

@@ -7,7 +7,8 @@ Usage::
 Connects with :func:`wirespeed.ws_connect` to ``wstest -m fuzzingserver`` on
 127.0.0.1:PORT: reads the number of cases from ``/getCaseCount``, runs every
 case at ``/runCase?case=N&agent=AGENT`` echoing each data frame as it arrives
-(same type, same FIN bit, no reassembly), then asks for the reports at
+(same type, same FIN bit, no reassembly; decompressed, then compressed again
+when permessage-deflate was negotiated), then asks for the reports at
 ``/updateReports?agent=AGENT``. AGENT defaults to ``wirespeed-listener``.
 Exit status 1 only when the case count or the reports could not be obtained.
 
@@ -57,7 +58,10 @@ class TextCollector(WSListener):
 
 
 async def run_session(url: str, factory) -> WSListener:
-    transport, listener = await ws_connect(factory, url, max_frame_size=MAX_FRAME_SIZE)
+    # permessage-deflate is offered; the fuzzing server accepts it in 12.* and 13.*.
+    transport, listener = await ws_connect(
+        factory, url, max_frame_size=MAX_FRAME_SIZE, compression="deflate"
+    )
     await asyncio.wait_for(transport.wait_disconnected(), CASE_TIMEOUT)
     return listener
 

@@ -7,7 +7,8 @@ Usage::
 Serves ``ws://127.0.0.1:PORT`` with :func:`wirespeed.ws_create_server`. The
 listener echoes every data frame as it arrives, with the same type and FIN bit
 (continuation frames stay continuation frames), without reassembling messages:
-picows' way. Pings, the closing handshake, protocol errors and invalid UTF-8
+picows' way. permessage-deflate is accepted: frames arrive decompressed and are
+compressed again on the way back. Pings, the closing handshake, protocol errors and invalid UTF-8
 are left to wirespeed. It runs until it is killed.
 
 ``wirespeed`` must be importable: ``compliance/run.py`` puts ``src`` on
@@ -47,6 +48,8 @@ async def serve(port: int) -> None:
         port,
         max_frame_size=MAX_FRAME_SIZE,
         close_timeout=3,
+        # permessage-deflate is accepted when offered (12.* and 13.*).
+        compression="deflate",
     )
     core = "compiled" if wirespeed.COMPILED else "pure Python"
     log(f"listener echo server on ws://127.0.0.1:{port} (wirespeed {core} core)")

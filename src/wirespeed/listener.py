@@ -25,6 +25,32 @@ Example::
         await transport.wait_disconnected()
 
     asyncio.run(main())
+
+Compression
+-----------
+
+``compression="deflate"`` on :func:`ws_connect` or :func:`ws_create_server`
+offers or accepts permessage-deflate (RFC 7692) with good defaults; pass a
+configured :class:`~wirespeed.extensions.ClientPerMessageDeflateFactory` or
+:class:`~wirespeed.extensions.ServerPerMessageDeflateFactory` in
+``extensions=`` to choose the window sizes, context takeover, compression
+level, memory level or threshold (``compression`` may then stay ``None``). The
+default is ``None``, as in picows: no compression.
+
+Once negotiated:
+
+* received messages are decompressed before :meth:`WSListener.on_ws_frame`
+  sees them: each frame carries its decompressed part, with ``rsv1`` cleared,
+  and the frames of a fragmented message still arrive one by one, as they
+  come. Such frames hold their own bytes rather than a view into the receive
+  buffer. ``max_frame_size`` bounds each frame once decompressed too: a frame
+  that would inflate beyond it fails the connection with 1009, before the
+  memory is spent.
+* messages sent with :meth:`WSTransport.send` are compressed (except those
+  under the factory's ``threshold`` and those that look like random bytes,
+  sent as they are); ``compress=False`` sends a message uncompressed.
+  ``rsv1=True`` keeps picows' meaning: the frame goes out exactly as given,
+  RSV1 set, for applications that encode their payloads themselves.
 """
 
 from __future__ import annotations
@@ -36,7 +62,7 @@ import inspect
 import logging
 import ssl
 import urllib.parse
-from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Sequence, Tuple, Union
 
 from ._core.transport import (
     WIRESPEED_DEBUG_LL,
@@ -46,6 +72,11 @@ from ._core.transport import (
     WSTransport,
 )
 from .exceptions import InvalidHandshake, InvalidStatus, WebSocketException
+from .extensions.base import ClientExtensionFactory, ServerExtensionFactory
+from .extensions.permessage_deflate import (
+    client_extension_factories,
+    server_extension_factories,
+)
 from .frames import Frame
 from .http import Headers, Request, Response
 from .sansio import ClientProtocol, ServerProtocol
@@ -408,6 +439,8 @@ async def ws_connect(
     close_timeout: float = 5,
     max_redirects: int = MAX_REDIRECTS,
     disconnect_on_exception: Optional[bool] = None,
+    compression: Optional[str] = None,
+    extensions: Optional[Sequence[ClientExtensionFactory]] = None,
     **kwargs: Any,
 ) -> Tuple[WSTransport, Any]:
     """Open a WebSocket connection to ``url``; return ``(transport, listener)``.
@@ -432,6 +465,10 @@ async def ws_connect(
     :param max_redirects: redirects (301, 302, 303, 307, 308) followed;
         never from ``wss://`` to ``ws://``.
     :param disconnect_on_exception: picows 2.x's name for ``disconnect_on_error``.
+    :param compression: ``"deflate"`` offers permessage-deflate (see the
+        module's documentation); ``None`` (the default) doesn't.
+    :param extensions: extension factories to offer, e.g. a configured
+        :class:`~wirespeed.extensions.ClientPerMessageDeflateFactory`.
     :param kwargs: passed to :meth:`asyncio.loop.create_connection`.
     :raises InvalidHandshake: (a :data:`WSError`) if the handshake fails,
         e.g. :class:`~wirespeed.exceptions.InvalidStatus` for a non-101 answer.
@@ -441,11 +478,14 @@ async def ws_connect(
         disconnect_on_error = disconnect_on_exception
     loop = asyncio.get_running_loop()
     logger = _make_logger(logger_name, "client")
+    factories = client_extension_factories(compression, extensions)
     redirects = 0
     while True:
         uri = parse_uri(url)
         options: Dict[str, Any] = dict(
-            sansio=ClientProtocol(uri, max_size=(None, max_frame_size), logger=logger),
+            sansio=ClientProtocol(
+                uri, extensions=factories, max_size=(None, max_frame_size), logger=logger
+            ),
             logger=logger,
             disconnect_on_error=disconnect_on_error,
             enable_auto_pong=enable_auto_pong,
@@ -513,6 +553,8 @@ async def ws_create_server(
     max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
     close_timeout: float = 5,
     disconnect_on_exception: Optional[bool] = None,
+    compression: Optional[str] = None,
+    extensions: Optional[Sequence[ServerExtensionFactory]] = None,
     **kwargs: Any,
 ) -> asyncio.Server:
     """Start a WebSocket server; return the :class:`asyncio.Server`.
@@ -524,6 +566,12 @@ async def ws_create_server(
         health check, 403, ...), a :class:`WSUpgradeResponseWithListener` to
         accept with extra response headers, or None to answer 404.
 
+    :param compression: ``"deflate"`` accepts permessage-deflate when a client
+        offers it (see the module's documentation); ``None`` (the default)
+        doesn't.
+    :param extensions: extension factories the server supports, e.g. a
+        configured :class:`~wirespeed.extensions.ServerPerMessageDeflateFactory`.
+
     The other parameters are those of :func:`ws_connect` (also
     ``disconnect_on_exception``, picows 2.x's name for ``disconnect_on_error``);
     ``kwargs`` go to
@@ -534,12 +582,15 @@ async def ws_create_server(
     loop = asyncio.get_running_loop()
     logger = _make_logger(logger_name, "server")
     factory_takes_request = _takes_an_argument(ws_listener_factory)
+    factories = server_extension_factories(compression, extensions)
 
     def make_connection() -> _ServerConnection:
         return _ServerConnection(
             ws_listener_factory,
             factory_takes_request,
-            sansio=ServerProtocol(max_size=(None, max_frame_size), logger=logger),
+            sansio=ServerProtocol(
+                extensions=factories, max_size=(None, max_frame_size), logger=logger
+            ),
             logger=logger,
             disconnect_on_error=disconnect_on_error,
             enable_auto_pong=enable_auto_pong,

@@ -63,7 +63,7 @@ cdef class WSTransport:
     cdef public object pong_waiter
 
     @cython.locals(protocol=Protocol, length=Py_ssize_t, key=bytes, header=bytes)
-    cpdef send(self, int msg_type, object message=*, bint fin=*, bint rsv1=*)
+    cpdef send(self, int msg_type, object message=*, bint fin=*, bint rsv1=*, bint compress=*)
 
     @cython.locals(protocol=Protocol, writes=list)
     cpdef flush(self)

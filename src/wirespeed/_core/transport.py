@@ -273,14 +273,29 @@ class WSTransport:
 
     # Sending
 
-    def send(self, msg_type: int, message: Any = b"", fin: bool = True, rsv1: bool = False) -> None:
+    def send(
+        self,
+        msg_type: int,
+        message: Any = b"",
+        fin: bool = True,
+        rsv1: bool = False,
+        compress: bool = True,
+    ) -> None:
         """Send one frame.
 
         :param msg_type: a :class:`WSMsgType`.
         :param message: the payload: bytes, bytearray, memoryview or str
             (encoded as UTF-8). It is not kept after the call.
         :param fin: False for every frame of a fragmented message but the last.
-        :param rsv1: the RSV1 bit, for an extension the application implements.
+        :param rsv1: the RSV1 bit, for an extension the application implements:
+            the frame goes out as given, even when permessage-deflate was
+            negotiated (the payload is then the application's business).
+        :param compress: when permessage-deflate was negotiated (the
+            ``compression`` option of :func:`~wirespeed.ws_connect` and
+            :func:`~wirespeed.ws_create_server`), messages are compressed;
+            ``False`` on the first frame of a message sends that message
+            uncompressed (its continuation frames follow it). Without
+            compression negotiated, it has no effect.
 
         Frames sent after the connection started closing are dropped.
         """
@@ -304,9 +319,9 @@ class WSTransport:
             if self.logger.isEnabledFor(logging.DEBUG):
                 self.logger.debug("dropped %s frame: the connection is closing", msg_type)
             return
-        if protocol.extensions:
+        if protocol.extensions and not rsv1:
             # Extensions (compression) go through the core's encoder.
-            protocol.send_frame(MSG_TYPES[msg_type], message, fin)
+            protocol.send_frame(MSG_TYPES[msg_type], message, fin, compress)
             self.flush()
             return
         transport = self.underlying_transport

@@ -49,6 +49,7 @@ from typing import (
 
 from .._core.transport import WSAutoPingStrategy
 from ..exceptions import InvalidHandshake, InvalidMessage, InvalidStatus, InvalidURI
+from ..extensions.permessage_deflate import client_extension_factories
 from ..http import Headers
 from ..listener import _ClientConnection, _redirect_location
 from ..sansio import ClientProtocol
@@ -130,9 +131,12 @@ class connect:
     :param additional_headers: more headers for the handshake request
         (``extra_headers`` is accepted as an alias).
     :param user_agent_header: value of the ``User-Agent`` header; None omits it.
-    :param compression: only ``None`` for now: permessage-deflate isn't wired
-        into the asyncio face yet (see the project's notes), so the default
-        differs from websockets' ``"deflate"``.
+    :param compression: ``"deflate"`` (the default, as in websockets) offers
+        permessage-deflate with the defaults of
+        :func:`~wirespeed.extensions.enable_client_permessage_deflate`;
+        ``None`` disables compression. To configure it, pass a
+        :class:`~wirespeed.extensions.ClientPerMessageDeflateFactory` in
+        ``extensions``: it is used instead of the default one.
     :param proxy: ``True`` uses the ``https_proxy``/``http_proxy`` environment
         variables (honouring ``no_proxy``); a URL such as
         ``http://user:pass@proxy:3128`` or ``socks5h://proxy:1080`` uses that
@@ -178,7 +182,7 @@ class connect:
         subprotocols: Optional[Sequence[str]] = None,
         additional_headers: HeadersLike = None,
         user_agent_header: Optional[str] = USER_AGENT,
-        compression: Optional[str] = None,
+        compression: Optional[str] = "deflate",
         proxy: Union[str, bool, None] = True,
         process_exception: Callable[[Exception], Optional[Exception]] = process_exception,
         open_timeout: Optional[float] = 10,
@@ -195,14 +199,9 @@ class connect:
         extra_headers: HeadersLike = None,
         **kwargs: Any,
     ) -> None:
-        if compression is not None:
-            raise ValueError(
-                f"unsupported compression: {compression!r}; the asyncio face supports only "
-                "compression=None until permessage-deflate is wired into the listener face"
-            )
         self.uri = uri
         self.origin = origin
-        self.extensions = extensions
+        self.extensions = client_extension_factories(compression, extensions)
         self.subprotocols = subprotocols
         self.additional_headers = additional_headers if extra_headers is None else extra_headers
         self.user_agent_header = user_agent_header

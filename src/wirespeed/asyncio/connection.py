@@ -546,6 +546,7 @@ class Connection(WSListener):
         self,
         message: Union[DataLike, Iterable[DataLike], AsyncIterable[DataLike]],
         text: Optional[bool] = None,
+        compress: bool = True,
     ) -> None:
         """Send a message.
 
@@ -559,6 +560,11 @@ class Connection(WSListener):
         until it drains: a slow peer slows the sender down instead of making
         memory grow. Prefer :meth:`close` to cancelling :meth:`send`.
 
+        When permessage-deflate was negotiated (``compression="deflate"``, the
+        default of :func:`~wirespeed.asyncio.connect` and
+        :func:`~wirespeed.asyncio.serve`), ``compress=False`` sends this
+        message uncompressed; it has no effect otherwise.
+
         :raises ConnectionClosed: when the connection is closed.
         :raises TypeError: if ``message`` has an unsupported type (dicts are
             rejected, since sending their keys is rarely meant; pass
@@ -570,6 +576,7 @@ class Connection(WSListener):
             (cls is bytes or cls is str)
             and self.fragmented_send_waiter is None
             and self.protocol._state is OPEN
+            and compress
         ):
             # The hot path: one frame, nothing to wait for.
             if text is None:
@@ -586,18 +593,18 @@ class Connection(WSListener):
         if isinstance(message, str):
             if self.protocol._state is not OPEN:
                 await self.check_open()
-            transport.send(BINARY if text is False else TEXT, message)
+            transport.send(BINARY if text is False else TEXT, message, True, False, compress)
         elif isinstance(message, BYTES_LIKE):
             if self.protocol._state is not OPEN:
                 await self.check_open()
-            transport.send(TEXT if text else BINARY, message)
+            transport.send(TEXT if text else BINARY, message, True, False, compress)
         elif isinstance(message, Mapping):
             raise TypeError("data is a dict-like object")
         elif isinstance(message, Iterable):
-            await self.send_fragments(iter(message), None, text)
+            await self.send_fragments(iter(message), None, text, compress)
             return
         elif isinstance(message, AsyncIterable):
-            await self.send_fragments(None, message.__aiter__(), text)
+            await self.send_fragments(None, message.__aiter__(), text, compress)
             return
         else:
             raise TypeError("data must be str, bytes-like, or iterable")
@@ -609,6 +616,7 @@ class Connection(WSListener):
         iterator: Optional[Iterable[Any]],
         async_iterator: Optional[AsyncIterator[Any]],
         text: Optional[bool],
+        compress: bool = True,
     ) -> None:
         """Send the items of ``iterator`` (or ``async_iterator``) as one fragmented message."""
         await self.check_open()
@@ -644,7 +652,7 @@ class Connection(WSListener):
                         else ConnectionClosedOK(None, None)
                     )
                 opcode = CONTINUATION if started else (TEXT if text else BINARY)
-                transport.send(opcode, fragment, False)
+                transport.send(opcode, fragment, False, False, compress)
                 started = True
                 if self.writing_paused:
                     await self.drain()

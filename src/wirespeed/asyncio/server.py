@@ -47,6 +47,7 @@ from typing import (
 
 from .._core.transport import WSAutoPingStrategy, WSMsgType
 from ..exceptions import InvalidHeader
+from ..extensions.permessage_deflate import server_extension_factories
 from ..frames import CloseCode
 from ..handshake import parse_authorization_basic
 from ..http import Request, Response
@@ -343,7 +344,12 @@ class serve:
         response)``, plain or async; it may change the response or return
         another one.
     :param server_header: value of the ``Server`` header; None omits it.
-    :param compression: only ``None`` for now (see :func:`connect`).
+    :param compression: ``"deflate"`` (the default, as in websockets) accepts
+        permessage-deflate with the defaults of
+        :func:`~wirespeed.extensions.enable_server_permessage_deflate`;
+        ``None`` disables compression. To configure it, pass a
+        :class:`~wirespeed.extensions.ServerPerMessageDeflateFactory` in
+        ``extensions``: it is used instead of the default one.
     :param open_timeout: seconds the opening handshake may take.
     :param ping_interval, ping_timeout, close_timeout, max_size, max_queue,
         read_limit, write_limit: as for :func:`connect`.
@@ -369,7 +375,7 @@ class serve:
         process_request: Optional[ProcessRequest] = None,
         process_response: Optional[ProcessResponse] = None,
         server_header: Optional[str] = SERVER_HEADER,
-        compression: Optional[str] = None,
+        compression: Optional[str] = "deflate",
         open_timeout: Optional[float] = 10,
         ping_interval: Optional[float] = 20,
         ping_timeout: Optional[float] = 20,
@@ -383,11 +389,6 @@ class serve:
         create_protocol: Optional[Callable[..., ServerConnection]] = None,
         **kwargs: Any,
     ) -> None:
-        if compression is not None:
-            raise ValueError(
-                f"unsupported compression: {compression!r}; the asyncio face supports only "
-                "compression=None until permessage-deflate is wired into the listener face"
-            )
         if logger is None:
             logger = logging.getLogger("wirespeed.server")
         self.logger = logger
@@ -395,7 +396,7 @@ class serve:
         self.host = host
         self.port = port
         self.origins = origins
-        self.extensions = extensions
+        self.extensions = server_extension_factories(compression, extensions)
         self.subprotocols = subprotocols
         self.select_subprotocol = select_subprotocol
         self.process_request = process_request

@@ -128,8 +128,10 @@ __all__ = [
     "DecompressionError",
     "PerMessageDeflate",
     "ServerPerMessageDeflateFactory",
+    "client_extension_factories",
     "enable_client_permessage_deflate",
     "enable_server_permessage_deflate",
+    "server_extension_factories",
 ]
 
 
@@ -813,3 +815,39 @@ def enable_server_permessage_deflate(
             ServerPerMessageDeflateFactory(server_max_window_bits=12, client_max_window_bits=12)
         )
     return extensions
+
+
+def client_extension_factories(
+    compression: Optional[str], extensions: Optional[Sequence[ClientExtensionFactory]]
+) -> Optional[List[ClientExtensionFactory]]:
+    """The client's extension factories for the ``compression`` option of a face.
+
+    ``compression="deflate"`` adds permessage-deflate with the defaults of
+    :func:`enable_client_permessage_deflate` (unless ``extensions`` already has
+    a permessage-deflate factory, which is then used as configured);
+    ``None`` offers only ``extensions``.
+
+    :raises ValueError: for any other ``compression``.
+    """
+    if compression is None:
+        return list(extensions) if extensions is not None else None
+    if compression != "deflate":
+        raise ValueError(f"unsupported compression: {compression!r}")
+    return enable_client_permessage_deflate(extensions)
+
+
+def server_extension_factories(
+    compression: Optional[str], extensions: Optional[Sequence[ServerExtensionFactory]]
+) -> Optional[List[ServerExtensionFactory]]:
+    """The server's extension factories for the ``compression`` option of a face.
+
+    As :func:`client_extension_factories`, with the defaults of
+    :func:`enable_server_permessage_deflate`.
+
+    :raises ValueError: for any other ``compression``.
+    """
+    if compression is None:
+        return list(extensions) if extensions is not None else None
+    if compression != "deflate":
+        raise ValueError(f"unsupported compression: {compression!r}")
+    return enable_server_permessage_deflate(extensions)
