@@ -457,7 +457,8 @@ def test_max_queue_pauses_reading_so_tcp_slows_the_sender() -> None:
 
     async def main() -> None:
         async with (
-            echo_server(handler=sender, write_limit=write_limit) as (_, uri),
+            # Uncompressed: the messages must fill the socket buffers.
+            echo_server(handler=sender, write_limit=write_limit, compression=None) as (_, uri),
             connect(uri, max_queue=4) as ws,
         ):
             await asyncio.sleep(0.3)

@@ -286,7 +286,11 @@ def test_broadcast_skips_slow_clients_without_blocking(caplog) -> None:
         await ws.wait_closed()
 
     async def main() -> None:
-        async with echo_server(handler=handler, write_limit=16384) as (server, uri):
+        # Uncompressed, so that the broadcast messages fill the write buffer.
+        async with echo_server(handler=handler, write_limit=16384, compression=None) as (
+            server,
+            uri,
+        ):
             slow = await connect(uri)
             fast = await connect(uri)
             await until(lambda: len(server.connections) == 2)

@@ -19,7 +19,7 @@ import enum
 import logging
 from typing import Any, List, Optional, Union
 
-from ..frames import Close
+from ..frames import Close, Opcode
 from .framing import frame_header, serialize_frame
 from .protocol import Protocol, State
 
@@ -59,6 +59,10 @@ class WSMsgType(enum.IntEnum):
 
 MSG_TYPES = tuple(
     WSMsgType(value) if value in WSMsgType._value2member_map_ else None for value in range(16)
+)
+# The core's opcodes, by value: what extensions expect in a Frame.
+CORE_OPCODES = tuple(
+    Opcode(value) if value in Opcode._value2member_map_ else None for value in range(16)
 )
 
 
@@ -321,7 +325,7 @@ class WSTransport:
             return
         if protocol.extensions and not rsv1:
             # Extensions (compression) go through the core's encoder.
-            protocol.send_frame(MSG_TYPES[msg_type], message, fin, compress)
+            protocol.send_frame(CORE_OPCODES[msg_type], message, fin, compress)
             self.flush()
             return
         transport = self.underlying_transport
