@@ -2,18 +2,21 @@
 against websocket-client and websockets' threading client.
 
 Every client talks to the same echo server (wirespeed's listener face, in its
-own process) and keeps one binary message in flight: send, then wait for the
-echo. Client and server processes are pinned to the same CPU with
-``taskset -c 0``, so the rate includes every context switch a client causes.
-For each client and size it prints the round trips per second and the CPU
-microseconds the client process spends per round trip (user + system, all of
-its threads), the median of ``--runs`` runs, and each rate as a ratio to
-websocket-client and to websockets.
+own process, on uvloop when it is installed: ``--server-loop``) and keeps one
+binary message in flight: send, then wait for the echo. Client and server
+processes are pinned to the same CPU (``taskset -c 0``; ``--cpu``), so the rate
+includes every context switch a client causes, and the server's CPU time too:
+on one core, the rate is about 1 / (client CPU + server CPU) per round trip.
+For each client and size it prints the round trips per second, the CPU
+microseconds the client process and the server process each spend per round
+trip (user + system, all of their threads), the median of ``--runs`` runs, and
+each rate as a ratio to websocket-client and to websockets.
 
 Usage::
 
     python bench/bench_sync.py                      # about 1 minute
     python bench/bench_sync.py --sizes 256,8192 --duration 1 --runs 5
+    python bench/bench_sync.py --cpu 1 --server-loop asyncio
 
 Peers (the ``bench`` extra): ``pip install websocket-client websockets``.
 This is a benchmark, not a test: nothing here asserts a result.
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import glob
 import json
 import os
 import shutil
@@ -47,7 +51,7 @@ CLIENTS: Dict[str, Tuple[str, str]] = {
 # Child processes
 
 
-def serve(port_file: str) -> None:
+def serve(port_file: str, loop_name: str) -> None:
     """Run the echo server until stdin closes (child process)."""
     import wirespeed
 
@@ -76,7 +80,24 @@ def serve(port_file: str) -> None:
         await loop.run_in_executor(None, sys.stdin.read)
         server.close()
 
-    asyncio.run(main())
+    if loop_name == "uvloop":
+        import uvloop
+
+        uvloop.run(main())
+    else:
+        asyncio.run(main())
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system, all threads) of process ``pid``, from schedstat."""
+    total = 0
+    for path in glob.glob(f"/proc/{pid}/task/*/schedstat"):
+        try:
+            with open(path) as file:
+                total += int(file.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass
+    return total / 1e9
 
 
 def open_client(name: str, url: str) -> Tuple[Callable[[bytes], Any], Callable[[], None]]:
@@ -124,7 +145,9 @@ def open_client(name: str, url: str) -> Tuple[Callable[[bytes], Any], Callable[[
     raise ValueError(name)
 
 
-def client(name: str, url: str, size: int, warmup: float, duration: float) -> None:
+def client(
+    name: str, url: str, size: int, warmup: float, duration: float, server_pid: int
+) -> None:
     """Measure one client at one size; print a JSON line (child process)."""
     round_trip, close = open_client(name, url)
     payload = os.urandom(size)
@@ -135,6 +158,7 @@ def client(name: str, url: str, size: int, warmup: float, duration: float) -> No
             round_trip(payload)
         count = 0
         cpu = time.process_time()
+        server_cpu = cpu_seconds(server_pid)
         started = time.perf_counter()
         end = started + duration
         while True:
@@ -146,9 +170,15 @@ def client(name: str, url: str, size: int, warmup: float, duration: float) -> No
                 break
         elapsed = now - started
         cpu = time.process_time() - cpu
+        server_cpu = cpu_seconds(server_pid) - server_cpu
     finally:
         close()
-    print(json.dumps({"rate": count / elapsed, "cpu_us": cpu / count * 1e6}))
+    result = {
+        "rate": count / elapsed,
+        "cpu_us": cpu / count * 1e6,
+        "server_cpu_us": server_cpu / count * 1e6,
+    }
+    print(json.dumps(result))
 
 
 # Driver
@@ -161,10 +191,12 @@ def pinned(command: List[str], cpu: Optional[str]) -> List[str]:
     return ["taskset", "-c", cpu, *command]
 
 
-def start_server(cpu: Optional[str], env: Dict[str, str]) -> Tuple[subprocess.Popen, int]:
+def start_server(
+    cpu: Optional[str], loop_name: str, env: Dict[str, str]
+) -> Tuple[subprocess.Popen, int]:
     port_file = os.path.join(ROOT, "bench", f".bench_sync_port_{os.getpid()}")
     process = subprocess.Popen(
-        pinned([sys.executable, __file__, "--child-serve", port_file], cpu),
+        pinned([sys.executable, __file__, "--child-serve", port_file, loop_name], cpu),
         stdin=subprocess.PIPE,
         env=env,
     )
@@ -180,7 +212,12 @@ def start_server(cpu: Optional[str], env: Dict[str, str]) -> Tuple[subprocess.Po
 
 
 def run_client(
-    name: str, url: str, size: int, args: argparse.Namespace, env: Dict[str, str]
+    name: str,
+    url: str,
+    size: int,
+    args: argparse.Namespace,
+    env: Dict[str, str],
+    server_pid: int,
 ) -> Dict[str, float]:
     command = [
         sys.executable,
@@ -191,6 +228,7 @@ def run_client(
         str(size),
         str(args.warmup),
         str(args.duration),
+        str(server_pid),
     ]
     output = subprocess.run(
         pinned(command, args.cpu),
@@ -203,13 +241,16 @@ def run_client(
     return json.loads(output.stdout.strip().splitlines()[-1])
 
 
-def available(name: str) -> bool:
-    module = CLIENTS[name][0]
+def available_module(module: str) -> bool:
     try:
         __import__(module)
     except ImportError:
         return False
     return True
+
+
+def available(name: str) -> bool:
+    return available_module(CLIENTS[name][0])
 
 
 def version(module: str) -> str:
@@ -230,6 +271,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--runs", type=int, default=3, help="measurements per cell (median)")
     parser.add_argument("--cpu", default="0", help="CPU for taskset -c; 'none' to not pin")
     parser.add_argument("--clients", default=",".join(CLIENTS))
+    parser.add_argument(
+        "--server-loop",
+        choices=("uvloop", "asyncio"),
+        default="uvloop" if available_module("uvloop") else "asyncio",
+        help="event loop of the echo server (the same for every client)",
+    )
     args = parser.parse_args(argv)
     if args.cpu == "none" or shutil.which("taskset") is None:
         args.cpu = None
@@ -246,17 +293,23 @@ def main(argv: Optional[List[str]] = None) -> int:
         f"websocket-client {version('websocket')}, websockets {version('websockets')}, "
         f"Python {sys.version.split()[0]}, pinned to CPU {args.cpu}"
     )
-    print(f"median of {args.runs} runs of {args.duration}s; server: wirespeed listener face\n")
-    server, port = start_server(args.cpu, env)
+    print(
+        f"median of {args.runs} runs of {args.duration}s; "
+        f"server: wirespeed listener face on {args.server_loop}\n"
+    )
+    server, port = start_server(args.cpu, args.server_loop, env)
     url = f"ws://127.0.0.1:{port}/"
     results: Dict[Tuple[str, int], Dict[str, float]] = {}
     try:
         for size in sizes:
             for name in names:
-                runs = [run_client(name, url, size, args, env) for _ in range(args.runs)]
+                runs = [
+                    run_client(name, url, size, args, env, server.pid)
+                    for _ in range(args.runs)
+                ]
                 results[name, size] = {
-                    "rate": statistics.median(run["rate"] for run in runs),
-                    "cpu_us": statistics.median(run["cpu_us"] for run in runs),
+                    key: statistics.median(run[key] for run in runs)
+                    for key in ("rate", "cpu_us", "server_cpu_us")
                 }
     finally:
         assert server.stdin is not None
@@ -267,7 +320,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             server.kill()
             server.wait()
     header = (
-        f"{'client':<34} {'size':>8} {'round trips/s':>14} {'CPU µs/rt':>10} "
+        f"{'client':<34} {'size':>8} {'round trips/s':>14} {'client µs/rt':>12} "
+        f"{'server µs/rt':>12} "
         f"{'vs websocket-client':>20} {'vs websockets':>14}"
     )
     print(header)
@@ -280,7 +334,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                 other = results.get((reference, size))
                 ratios.append(f"{cell['rate'] / other['rate']:.2f}x" if other else "-")
             print(
-                f"{name:<34} {size:>8} {cell['rate']:>14,.0f} {cell['cpu_us']:>10.1f} "
+                f"{name:<34} {size:>8} {cell['rate']:>14,.0f} {cell['cpu_us']:>12.1f} "
+                f"{cell['server_cpu_us']:>12.1f} "
                 f"{ratios[0]:>20} {ratios[1]:>14}"
             )
         print()
@@ -289,9 +344,9 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child-serve":
-        serve(sys.argv[2])
+        serve(sys.argv[2], sys.argv[3])
     elif len(sys.argv) > 1 and sys.argv[1] == "--child-client":
-        name, url, size, warmup, duration = sys.argv[2:7]
-        client(name, url, int(size), float(warmup), float(duration))
+        name, url, size, warmup, duration, server_pid = sys.argv[2:8]
+        client(name, url, int(size), float(warmup), float(duration), int(server_pid))
     else:
         sys.exit(main())

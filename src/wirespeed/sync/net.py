@@ -1,9 +1,13 @@
-"""Opening sockets for the blocking client: TCP, socket options, and TLS.
+"""Sockets for the blocking faces: TCP, socket options, TLS, and reading.
 
 :func:`open_tcp` resolves a host name and connects to the first address that
 answers; :func:`ssl_context_from_options` turns websocket-client's ``sslopt``
 dictionary into an :class:`ssl.SSLContext`, verified by default;
 :func:`wrap_tls` runs the TLS handshake within a timeout.
+
+:func:`reads_into` and :func:`receive_into` let a connection receive straight
+into the protocol's receive buffer, and :func:`feed_received` hands those
+bytes to the protocol: no intermediate :class:`bytes` object, no copy.
 """
 
 from __future__ import annotations
@@ -18,7 +22,10 @@ from .exceptions import WebSocketAddressException, WebSocketTimeoutException
 __all__ = [
     "DEFAULT_SOCKET_OPTIONS",
     "apply_socket_options",
+    "feed_received",
     "open_tcp",
+    "reads_into",
+    "receive_into",
     "ssl_context_from_options",
     "wrap_tls",
 ]
@@ -149,3 +156,58 @@ def wrap_tls(
         raise
     tls.settimeout(previous)
     return tls
+
+
+# recv and recv_into of the socket classes whose recv_into reads exactly what
+# recv would have returned.
+_DIRECT_READS = (
+    (socket.socket.recv, socket.socket.recv_into),
+    (ssl.SSLSocket.recv, ssl.SSLSocket.recv_into),
+)
+
+
+def reads_into(sock: Any) -> bool:
+    """Whether ``sock`` may be read with ``recv_into`` instead of ``recv``.
+
+    True for plain and TLS sockets, and for their subclasses unless they
+    override ``recv`` or ``recv_into``: a wrapper that replaces ``recv`` (to
+    record or transform what is read) keeps seeing every read.
+    """
+    cls = type(sock)
+    methods = (getattr(cls, "recv", None), getattr(cls, "recv_into", None))
+    return methods in _DIRECT_READS
+
+
+def receive_into(sock: Any, protocol: Any, lock: Any) -> int:
+    """Read ``sock`` once, into the free space of ``protocol``'s receive buffer.
+
+    Blocks like ``sock.recv`` (and raises what it raises); returns the number
+    of bytes read, 0 at EOF. Pass them to :func:`feed_received`. ``lock`` is
+    the lock that guards the protocol: it is held while the space is
+    reserved, not during the read.
+    """
+    with lock:
+        view = protocol.reader.get_buffer()
+    return sock.recv_into(view)  # type: ignore[no-any-return]
+
+
+def feed_received(protocol: Any, nbytes: int) -> None:
+    """Give ``protocol`` the ``nbytes`` that :func:`receive_into` read.
+
+    The equivalent of ``protocol.receive_data(data)`` for bytes already in
+    the protocol's receive buffer (call it with the protocol's lock held, on
+    an OPEN or CLOSING connection): a pending failure applies first, a
+    discarding protocol ignores them, and the frames they complete become
+    events.
+
+    :raises EOFError: if the protocol already received EOF.
+    """
+    if protocol.eof_received:
+        raise EOFError("stream ended")
+    if protocol.pending_failure is not None:
+        protocol.apply_pending_failure()
+    if protocol.discarding:
+        return
+    protocol.complete_message_queued = False
+    protocol.reader.buffer_updated(nbytes)
+    protocol.parse_frames()

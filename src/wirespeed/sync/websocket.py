@@ -43,7 +43,13 @@ from .exceptions import (
     WebSocketProtocolException,
     WebSocketTimeoutException,
 )
-from .net import open_tcp, ssl_context_from_options, wrap_tls
+from .net import (
+    feed_received,
+    open_tcp,
+    reads_into,
+    ssl_context_from_options,
+    wrap_tls,
+)
 from .proxy import connect_through, get_proxy
 
 __all__ = [
@@ -93,8 +99,13 @@ logger.addHandler(logging.NullHandler())
 _trace_enabled = False
 _default_timeout: Optional[float] = None
 
-#: Bytes asked from the socket per read.
+#: Bytes asked from the socket per read, when it is read with ``recv``.
 RECV_BUFSIZE = 64 * 1024
+
+OP_CONT = Opcode.CONT
+OP_TEXT = Opcode.TEXT
+OP_BINARY = Opcode.BINARY
+OP_CLOSE = Opcode.CLOSE
 
 #: Statuses that redirect the opening handshake to the ``Location`` header.
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
@@ -353,6 +364,11 @@ class WebSocket:
         self.fragments: List[bytes] = []
         self.fragments_opcode: Optional[int] = None
         self.failure_reported = False
+        # The socket last read, and whether it can be read with recv_into.
+        self._checked_sock: Any = None
+        self._direct_reads = False
+        # Free space of the protocol's receive buffer for the next recv_into.
+        self._free_space: Any = None
 
     # Iteration
 
@@ -482,6 +498,7 @@ class WebSocket:
         sock.settimeout(timeout)
         self.sock = sock
         self.events.clear()
+        self._free_space = None
         self.fragments = []
         self.fragments_opcode = None
         self.failure_reported = False
@@ -592,11 +609,11 @@ class WebSocket:
 
     def send_bytes(self, data: Union[bytes, bytearray]) -> int:
         """Send a binary message."""
-        return self._send(ABNF.OPCODE_BINARY, data, True)
+        return self._send(2, data, True)
 
     def send_binary(self, payload: bytes) -> int:
         """Send a binary message."""
-        return self._send(ABNF.OPCODE_BINARY, payload, True)
+        return self._send(2, payload, True)
 
     def send_frame(self, frame: ABNF) -> int:
         """Send one frame; return the number of bytes written.
@@ -630,12 +647,16 @@ class WebSocket:
         protocol = self.protocol
         if protocol is None or self.sock is None:
             raise WebSocketConnectionClosedException("socket is already closed.")
-        with self.lock:
+        # acquire() and release() rather than a with statement: this is the
+        # hot path of every message sent.
+        lock = self.lock
+        lock.acquire()
+        try:
             try:
-                if opcode == 1:
-                    protocol.send_text(data, fin)
-                elif opcode == 2:
+                if opcode == 2:
                     protocol.send_binary(data, fin)
+                elif opcode == 1:
+                    protocol.send_text(data, fin)
                 elif opcode == 0:
                     protocol.send_continuation(data, fin)
                 elif opcode == 9:
@@ -660,6 +681,8 @@ class WebSocket:
             if self.get_mask_key is not None or _trace_enabled:
                 writes = self._rewrite(opcode, data, fin, writes)
             return self._write(writes)
+        finally:
+            lock.release()
 
     def _rewrite(self, opcode: int, data: bytes, fin: bool, writes: List[bytes]) -> List[bytes]:
         """Re-encode a frame with the custom mask key, and trace it."""
@@ -703,23 +726,27 @@ class WebSocket:
         :raises WebSocketConnectionClosedException: if the connection is lost.
         :raises WebSocketTimeoutException: if the timeout expires.
         """
-        with self.readlock:
-            opcode, data = self._recv_data(False)
-        if opcode == 1:
-            return data.decode()
-        if opcode == 2:
-            return data
+        readlock = self.readlock
+        readlock.acquire()
+        try:
+            frame = self._recv_message(False)
+        finally:
+            readlock.release()
+        opcode = frame.opcode
+        if opcode is OP_BINARY:
+            data = frame.data
+            return data if type(data) is bytes else bytes(data)
+        if opcode is OP_TEXT:
+            data = frame.data
+            return data.decode() if type(data) is bytes else bytes(data).decode()
         return ""
 
     def recv_data(self, control_frame: bool = False) -> Tuple[int, bytes]:
         """Receive ``(opcode, payload)``; control frames too if ``control_frame``."""
         with self.readlock:
-            return self._recv_data(control_frame)
-
-    def _recv_data(self, control_frame: bool) -> Tuple[int, bytes]:
-        opcode, frame = self._recv_data_frame(control_frame)
+            frame = self._recv_message(control_frame)
         data = frame.data
-        return opcode, data if isinstance(data, bytes) else bytes(data)
+        return int(frame.opcode), data if type(data) is bytes else bytes(data)
 
     def recv_data_frame(self, control_frame: bool = False) -> Tuple[int, ABNF]:
         """Receive ``(opcode, ABNF frame)``.
@@ -730,30 +757,34 @@ class WebSocket:
         answered and returned.
         """
         with self.readlock:
-            opcode, frame = self._recv_data_frame(control_frame)
-        return opcode, _to_abnf(frame)
+            frame = self._recv_message(control_frame)
+        return int(frame.opcode), _to_abnf(frame)
 
-    def _recv_data_frame(self, control_frame: bool) -> Tuple[int, Frame]:
+    def _recv_message(self, control_frame: bool) -> Frame:
+        """Return the next message (or frame, with ``fire_cont_frame``), readlock held.
+
+        A fragmented message comes back as one frame holding the whole
+        payload, with the first frame's opcode.
+        """
         while True:
             frame = self._next_frame()
             opcode = frame.opcode
-            if opcode <= 2:
-                if self.fire_cont_frame:
-                    return int(opcode), frame
-                if frame.fin and not self.fragments:
-                    return int(opcode), frame
-                if not self.fragments:
+            if opcode is OP_BINARY or opcode is OP_TEXT or opcode is OP_CONT:
+                fragments = self.fragments
+                if self.fire_cont_frame or (frame.fin and not fragments):
+                    return frame
+                if not fragments:
                     self.fragments_opcode = opcode
-                self.fragments.append(bytes(frame.data))
+                fragments.append(bytes(frame.data))
                 if frame.fin:
-                    data = b"".join(self.fragments)
+                    data = b"".join(fragments)
                     first = self.fragments_opcode
                     self.fragments = []
                     self.fragments_opcode = None
                     assert first is not None
-                    return int(first), Frame(Opcode(first), data)
-            elif opcode == Opcode.CLOSE or control_frame:
-                return int(opcode), frame
+                    return Frame(Opcode(first), data)
+            elif opcode is OP_CLOSE or control_frame:
+                return frame
 
     def recv_frame(self) -> ABNF:
         """Receive the next frame of any kind, as is."""
@@ -762,44 +793,87 @@ class WebSocket:
 
     def _next_frame(self) -> Frame:
         events = self.events
-        while not events:
-            self._receive()
-        frame = events.popleft()
+        frame = events.popleft() if events else self._receive()
         if _trace_enabled:
             abnf = _to_abnf(frame)
             trace(f"++Rcv decoded: {abnf}")
         return frame
 
-    def _receive(self) -> None:
-        """Read the socket once and feed the protocol."""
+    def _receive(self) -> Frame:
+        """Read the socket until a frame comes; return it and queue those after it.
+
+        A plain or TLS socket is read straight into the protocol's receive
+        buffer; a replaced :attr:`sock` is read with its ``recv``.
+
+        :raises WebSocketConnectionClosedException: at the end of the stream.
+        :raises WebSocketProtocolException: when the peer broke the protocol.
+        """
         protocol = self.protocol
-        if protocol is None or self.sock is None:
+        if protocol is None:
             raise WebSocketConnectionClosedException("socket is already closed.")
-        if protocol.pending_failure is not None:
-            # The application had its chance to answer the messages that came
-            # before a protocol error: fail the connection now.
-            with self.lock:
+        lock = self.lock
+        while True:
+            sock = self.sock
+            if sock is None:
+                raise WebSocketConnectionClosedException("socket is already closed.")
+            if protocol.pending_failure is not None:
+                # The application had its chance to answer the messages that
+                # came before a protocol error: fail the connection now.
+                with lock:
+                    try:
+                        self._write(protocol.data_to_send())
+                    except WebSocketException:
+                        pass
+            if protocol.parser_exc is not None:
+                self._raise_failure()
+            if sock is not self._checked_sock:
+                self._checked_sock = sock
+                self._direct_reads = reads_into(sock)
+            data: Optional[bytes] = None
+            if self._direct_reads and not _trace_enabled:
+                # Straight into the free space of the protocol's receive
+                # buffer, which the previous read reserved (see below).
+                view = self._free_space
+                if view is None:
+                    with lock:
+                        view = protocol.reader.get_buffer()
                 try:
-                    self._write(protocol.data_to_send())
-                except WebSocketException:
-                    pass
-        self._raise_failure()
-        data = self._recv_raw()
-        with self.lock:
-            if data:
-                protocol.receive_data(data)
+                    nbytes = sock.recv_into(view)
+                except OSError as exc:
+                    nbytes = self._recv_failed(exc)
             else:
-                protocol.receive_eof()
-            self.events.extend(protocol.events_received())
-            # A protocol error right after complete messages waits until the
-            # application answered them: its next send applies it, after them.
-            if protocol.pending_failure is None:
-                try:
-                    self._write(protocol.data_to_send())
-                except WebSocketException:
-                    pass
-        if not self.events:
-            if not data:
+                data = self._recv_raw()
+                nbytes = len(data)
+            lock.acquire()
+            try:
+                self._free_space = None
+                if not nbytes:
+                    protocol.receive_eof()
+                elif data is None:
+                    feed_received(protocol, nbytes)
+                    # Reserve the space for the next read now, while the
+                    # lock is held (nothing but a failure, which discards
+                    # what is received, touches the buffer until then).
+                    self._free_space = protocol.reader.get_buffer()
+                else:
+                    protocol.receive_data(data)
+                events = protocol.events_received()
+                # A protocol error right after complete messages waits until the
+                # application answered them: its next send applies it, after them.
+                if protocol.pending_failure is None:
+                    writes = protocol.data_to_send()
+                    if writes:
+                        try:
+                            self._write(writes)
+                        except WebSocketException:
+                            pass
+            finally:
+                lock.release()
+            if events:
+                if len(events) > 1:
+                    self.events.extend(events[1:])
+                return events[0]  # type: ignore[no-any-return]
+            if not nbytes:
                 self.connected = False
                 raise WebSocketConnectionClosedException(
                     "Connection to remote host was lost.",
@@ -823,20 +897,26 @@ class WebSocket:
             raise WebSocketProtocolException(str(exc)) from exc
         raise WebSocketProtocolException(str(exc)) from exc
 
+    @staticmethod
+    def _recv_failed(exc: OSError) -> int:
+        """Turn an error of ``recv`` into an exception to raise, or 0 for EOF."""
+        if isinstance(exc, socket.timeout):
+            raise WebSocketTimeoutException(str(exc) or "timed out") from exc
+        if isinstance(exc, ssl.SSLWantReadError):  # pragma: no cover - non-blocking only
+            raise WebSocketTimeoutException("SSL want read") from exc
+        if isinstance(exc, (ConnectionResetError, ssl.SSLError, BrokenPipeError)):
+            return 0
+        raise exc
+
     def _recv_raw(self) -> bytes:
         sock = self.sock
         if sock is None:
             raise WebSocketConnectionClosedException("socket is already closed.")
         try:
             data = sock.recv(RECV_BUFSIZE)
-        except socket.timeout as exc:
-            raise WebSocketTimeoutException(str(exc) or "timed out") from exc
-        except ssl.SSLWantReadError as exc:  # pragma: no cover - non-blocking sockets only
-            raise WebSocketTimeoutException("SSL want read") from exc
         except OSError as exc:
-            if isinstance(exc, (ConnectionResetError, ssl.SSLError, BrokenPipeError)):
-                return b""
-            raise
+            self._recv_failed(exc)
+            return b""
         if _trace_enabled and data:
             trace(f"++Rcv raw: {data!r}")
         return data
