@@ -10,8 +10,12 @@ cimport cython
 
 from wirespeed._core.framing cimport FrameReader, frame_header, serialize_frame
 from wirespeed._core.protocol cimport Protocol
+from wirespeed._core.sendio cimport write_some, writev_some
 
 cdef tuple MSG_TYPES
+cdef object _SelectorSocketTransport
+cdef bint _HAS_WRITEV, _SELECTOR_COPIES
+cdef Py_ssize_t _WRITEV_THRESHOLD
 
 
 cdef class WSFrame:
@@ -49,6 +53,8 @@ cdef class WSTransport:
     cdef public object response
     cdef public object listener
     cdef public bint mask
+    cdef public int fd
+    cdef public bint transport_copies
     cdef public bint disconnected
     cdef public object disconnected_future
     cdef public object close_timer
@@ -64,6 +70,12 @@ cdef class WSTransport:
 
     @cython.locals(protocol=Protocol, length=Py_ssize_t, key=bytes, header=bytes)
     cpdef send(self, int msg_type, object message=*, bint fin=*, bint rsv1=*, bint compress=*)
+
+    @cython.locals(sent=Py_ssize_t)
+    cpdef write_data(self, bytes data)
+
+    @cython.locals(sent=Py_ssize_t)
+    cpdef write_parts(self, bytes header, object payload)
 
     @cython.locals(protocol=Protocol, writes=list)
     cpdef flush(self)

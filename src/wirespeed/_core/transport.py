@@ -17,14 +17,34 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import os
+import sys
 from typing import Any, List, Optional, Union
 
 from ..frames import Close, Opcode
 from .framing import frame_header, serialize_frame
 from .protocol import Protocol, State
+from .sendio import write_some, writev_some
 
 OPEN = State.OPEN
 CLOSING = State.CLOSING
+
+# Frames are written straight to the socket when the transport has nothing
+# buffered: a frame that goes out whole is never copied into the transport's
+# buffer, and a payload view (an echoed frame) is sent without copying it at
+# all. Only the transports below are known to keep the socket and their
+# buffer consistent with this.
+_HAS_WRITEV = hasattr(os, "writev")
+try:
+    from asyncio.selector_events import _SelectorSocketTransport
+except ImportError:  # pragma: no cover - private name; the fast path is optional
+    _SelectorSocketTransport = None
+# asyncio's selector transport copied what it could not send at once before
+# Python 3.12; since, it keeps references to the written objects, like uvloop.
+_SELECTOR_COPIES = sys.version_info < (3, 12)
+# Payloads at least this long are sent with writev() beside their header
+# instead of being copied into one frame.
+_WRITEV_THRESHOLD = 16384
 
 __all__ = [
     "PICOWS_DEBUG_LL",
@@ -233,6 +253,29 @@ class WSListener:
         """The transport's write buffer drained below its low-water mark."""
 
 
+def direct_write_fd(transport: Any) -> int:
+    """Return the socket's file descriptor if frames may be written to it directly, else -1.
+
+    That is for plain (not TLS) sockets under asyncio's selector transport or
+    uvloop's TCP transport, on platforms with ``os.writev``.
+    """
+    kind = type(transport)
+    if not _HAS_WRITEV or not (
+        kind is _SelectorSocketTransport
+        or (kind.__name__ == "TCPTransport" and kind.__module__ == "uvloop.loop")
+    ):
+        return -1
+    if transport.get_extra_info("sslcontext") is not None:
+        return -1
+    sock = transport.get_extra_info("socket")
+    if sock is None:
+        return -1
+    try:
+        return int(sock.fileno())
+    except (OSError, ValueError):
+        return -1
+
+
 class WSTransport:
     """Send frames on one WebSocket connection.
 
@@ -261,6 +304,15 @@ class WSTransport:
         self.response: Any = None
         self.listener: Any = None
         self.mask = is_client_side
+        # See direct_write_fd; -1 when every write goes through the transport.
+        self.fd = direct_write_fd(underlying_transport)
+        # Whether the transport copies what it buffers (so a view may be
+        # handed to it): asyncio's selector transport before Python 3.12.
+        self.transport_copies = (
+            _SELECTOR_COPIES
+            and _SelectorSocketTransport is not None
+            and type(underlying_transport) is _SelectorSocketTransport
+        )
         self.disconnected = False
         self.disconnected_future: Any = None
         self.close_timer: Any = None
@@ -328,18 +380,67 @@ class WSTransport:
             protocol.send_frame(CORE_OPCODES[msg_type], message, fin, compress)
             self.flush()
             return
-        transport = self.underlying_transport
-        length = len(message)
         if self.mask:
-            transport.write(serialize_frame(msg_type, message, fin, rsv1, False, False, True))
-        elif length > 65535:
-            # A large payload goes out without being copied into a frame. Only
-            # immutable bytes can be handed to the transport as they are: it
-            # may keep them until they are sent.
-            transport.write(frame_header(msg_type, length, fin, rsv1))
-            transport.write(message if type(message) is bytes else bytes(message))
+            self.write_data(serialize_frame(msg_type, message, fin, rsv1, False, False, True))
+            return
+        if type(message) is not bytes and type(message) is not bytearray:
+            message = memoryview(message)
+            if message.itemsize != 1 or message.ndim != 1:
+                message = message.cast("B")
+        length = len(message)
+        if length >= _WRITEV_THRESHOLD:
+            # A large payload goes out without being copied into a frame.
+            self.write_parts(frame_header(msg_type, length, fin, rsv1), message)
         else:
-            transport.write(serialize_frame(msg_type, message, fin, rsv1))
+            self.write_data(serialize_frame(msg_type, message, fin, rsv1))
+
+    def write_data(self, data: bytes) -> None:
+        """Write ``data`` (immutable) to the socket, or to the transport's buffer."""
+        transport = self.underlying_transport
+        if (
+            self.fd >= 0
+            and not transport.get_write_buffer_size()
+            and not transport.is_closing()
+        ):
+            # On EAGAIN (-1) or an error (-2), the transport gets the frame:
+            # it reports the error when it tries the same write.
+            sent = write_some(self.fd, data)
+            if sent == len(data):
+                return
+            if sent > 0:
+                transport.write(memoryview(data)[sent:])
+                return
+        transport.write(data)
+
+    def write_parts(self, header: bytes, payload: Any) -> None:
+        """Write ``header`` then ``payload``, which may change once this returns.
+
+        The payload is copied only if the socket does not take all of it at
+        once and the transport would keep a reference to it.
+        """
+        transport = self.underlying_transport
+        sent = 0
+        if (
+            self.fd >= 0
+            and not transport.get_write_buffer_size()
+            and not transport.is_closing()
+        ):
+            sent = writev_some(self.fd, header, payload)
+            if sent == len(header) + len(payload):
+                return
+            if sent < 0:
+                sent = 0
+        if sent < len(header):
+            transport.write(header[sent:] if sent else header)
+            sent = 0
+        else:
+            sent -= len(header)
+        if type(payload) is bytes:
+            transport.write(memoryview(payload)[sent:] if sent else payload)
+        elif self.transport_copies:
+            transport.write(payload[sent:] if sent else payload)
+        else:
+            transport.write(bytes(payload[sent:] if sent else payload))
 
     def send_ping(self, message: Any = b"") -> None:
         """Send a PING frame."""

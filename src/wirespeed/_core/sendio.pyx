@@ -1,0 +1,123 @@
+# cython: language_level=3, boundscheck=False, wraparound=False
+# cython: embedsignature=True, embedsignature.format=python
+"""Writing to a non-blocking socket without going through an asyncio transport.
+
+Compiled twin of ``sendio.py`` (same functions, same results): the listener
+face writes frames straight to the socket when the transport has nothing
+buffered. Each function returns the number of bytes the socket took, ``-1`` if
+it took nothing because its buffer is full (``EAGAIN``), or ``-2`` on any other
+error, which the caller leaves to the transport to report.
+
+The system call runs with the GIL held for writes under 64 KiB (releasing and
+taking it back would cost more than the write), without it for larger ones.
+"""
+
+from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
+
+__all__ = ["write_some", "writev_some"]
+
+cdef extern from *:
+    """
+    #ifdef _WIN32
+    #include <errno.h>
+    static Py_ssize_t wirespeed_write(int fd, const char *data, Py_ssize_t size)
+    {
+        (void)fd; (void)data; (void)size;
+        return -2;
+    }
+    static Py_ssize_t wirespeed_writev2(int fd, const char *a, Py_ssize_t a_size,
+                                        const char *b, Py_ssize_t b_size)
+    {
+        (void)fd; (void)a; (void)a_size; (void)b; (void)b_size;
+        return -2;
+    }
+    #else
+    #include <errno.h>
+    #include <sys/uio.h>
+    #include <unistd.h>
+    static Py_ssize_t wirespeed_result(ssize_t result)
+    {
+        if (result >= 0)
+            return (Py_ssize_t)result;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return -1;
+        return -2;
+    }
+    static Py_ssize_t wirespeed_write(int fd, const char *data, Py_ssize_t size)
+    {
+        ssize_t result;
+        do {
+            result = write(fd, data, (size_t)size);
+        } while (result < 0 && errno == EINTR);
+        return wirespeed_result(result);
+    }
+    static Py_ssize_t wirespeed_writev2(int fd, const char *a, Py_ssize_t a_size,
+                                        const char *b, Py_ssize_t b_size)
+    {
+        struct iovec parts[2];
+        ssize_t result;
+        parts[0].iov_base = (void *)a;
+        parts[0].iov_len = (size_t)a_size;
+        parts[1].iov_base = (void *)b;
+        parts[1].iov_len = (size_t)b_size;
+        do {
+            result = writev(fd, parts, 2);
+        } while (result < 0 && errno == EINTR);
+        return wirespeed_result(result);
+    }
+    #endif
+    """
+    Py_ssize_t wirespeed_write(int fd, const char* data, Py_ssize_t size) nogil
+    Py_ssize_t wirespeed_writev2(int fd, const char* a, Py_ssize_t a_size,
+                                 const char* b, Py_ssize_t b_size) nogil
+
+# Writes at least this long release the GIL.
+cdef enum:
+    NOGIL_THRESHOLD = 65536
+
+
+cpdef Py_ssize_t write_some(int fd, object data) except -3:
+    """Write as much of ``data`` to ``fd`` as it takes now.
+
+    :returns: the number of bytes written, -1 if none could be (``EAGAIN``),
+        -2 on any other error.
+    """
+    cdef Py_buffer view
+    cdef Py_ssize_t result
+    PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+    try:
+        if view.len >= NOGIL_THRESHOLD:
+            with nogil:
+                result = wirespeed_write(fd, <const char*>view.buf, view.len)
+        else:
+            result = wirespeed_write(fd, <const char*>view.buf, view.len)
+    finally:
+        PyBuffer_Release(&view)
+    return result
+
+
+cpdef Py_ssize_t writev_some(int fd, object header, object payload) except -3:
+    """Write ``header`` then ``payload`` to ``fd`` in one system call (``writev``).
+
+    :returns: the number of bytes written, -1 if none could be (``EAGAIN``),
+        -2 on any other error.
+    """
+    cdef Py_buffer first
+    cdef Py_buffer second
+    cdef Py_ssize_t result
+    PyObject_GetBuffer(header, &first, PyBUF_SIMPLE)
+    try:
+        PyObject_GetBuffer(payload, &second, PyBUF_SIMPLE)
+        try:
+            if first.len + second.len >= NOGIL_THRESHOLD:
+                with nogil:
+                    result = wirespeed_writev2(fd, <const char*>first.buf, first.len,
+                                               <const char*>second.buf, second.len)
+            else:
+                result = wirespeed_writev2(fd, <const char*>first.buf, first.len,
+                                           <const char*>second.buf, second.len)
+        finally:
+            PyBuffer_Release(&second)
+    finally:
+        PyBuffer_Release(&first)
+    return result
