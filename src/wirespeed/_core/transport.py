@@ -383,16 +383,18 @@ class WSTransport:
         if self.mask:
             self.write_data(serialize_frame(msg_type, message, fin, rsv1, False, False, True))
             return
+        length = len(message)
+        if length < _WRITEV_THRESHOLD:
+            self.write_data(serialize_frame(msg_type, message, fin, rsv1))
+            return
+        # A large payload goes out without being copied into a frame.
         if type(message) is not bytes and type(message) is not bytearray:
             message = memoryview(message)
             if message.itemsize != 1 or message.ndim != 1:
+                # len() counted items, not bytes.
                 message = message.cast("B")
-        length = len(message)
-        if length >= _WRITEV_THRESHOLD:
-            # A large payload goes out without being copied into a frame.
-            self.write_parts(frame_header(msg_type, length, fin, rsv1), message)
-        else:
-            self.write_data(serialize_frame(msg_type, message, fin, rsv1))
+                length = len(message)
+        self.write_parts(frame_header(msg_type, length, fin, rsv1), message)
 
     def write_data(self, data: bytes) -> None:
         """Write ``data`` (immutable) to the socket, or to the transport's buffer."""
