@@ -22,16 +22,16 @@ queues and timers around it.
 from __future__ import annotations
 
 import os
-import queue
 import select
 import socket
 import ssl
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from types import TracebackType
-from typing import Any, Dict, List, Optional, Tuple, Type, Union
+from typing import Any, Deque, Dict, List, Optional, Tuple, Type, Union
 
 from ..exceptions import (
     ConcurrencyError,
@@ -42,6 +42,7 @@ from ..exceptions import (
 from ..frames import CloseCode, Frame, Opcode
 from ..http import Request, Response
 from ..sansio import SEND_EOF, Protocol, State
+from .net import feed_received, reads_into
 
 __all__ = ["Connection", "Data", "PongWaiter"]
 
@@ -58,7 +59,7 @@ OP_PONG = Opcode.PONG
 OPEN = State.OPEN
 CLOSED = State.CLOSED
 
-#: Bytes asked from the socket per read.
+#: Bytes asked from the socket per read, when it is read with ``recv``.
 RECV_BUFSIZE = 64 * 1024
 
 #: Seconds after recv() returns during which the background thread leaves the
@@ -158,8 +159,10 @@ class Connection:
         # True while the application waits in recv() with nothing queued: it
         # has handled every message delivered so far (see answer_wait).
         self.caught_up = True
-        # Data frames received, then None when the connection is closed.
-        self.frames: queue.SimpleQueue[Optional[Frame]] = queue.SimpleQueue()
+        # Data frames received, then None when the connection is closed. Only
+        # the thread that holds read_lock appends (end_connection aside), only
+        # the thread in recv() takes: appends and pops are atomic.
+        self.frames: Deque[Optional[Frame]] = deque()
         # Fragments of the message that recv() was reading when it timed out.
         self.pending: List[Frame] = []
         self.paused = False
@@ -191,6 +194,11 @@ class Connection:
         # Written to, to get the background thread out of select().
         self.wake_reader: Optional[socket.socket] = None
         self.wake_writer: Optional[socket.socket] = None
+        # Whether the socket is read with recv_into, straight into the
+        # protocol's receive buffer, and the free space of that buffer that
+        # the next read fills (reserved after each read, protocol_mutex held).
+        self.direct_reads = reads_into(socket)
+        self.free_space: Any = None
 
     # Public attributes
 
@@ -294,7 +302,10 @@ class Connection:
             while True:
                 frame = self.next_frame(deadline)
                 if frame.fin and not pending:
-                    return self.decode_message(frame.opcode, frame.data, decode)
+                    data = frame.data
+                    if decode is None and frame.opcode is OP_BINARY and type(data) is bytes:
+                        return data
+                    return self.decode_message(frame.opcode, data, decode)
                 pending.append(frame)
                 if frame.fin:
                     data = b"".join([fragment.data for fragment in pending])
@@ -302,7 +313,12 @@ class Connection:
                     pending.clear()
                     return self.decode_message(opcode, data, decode)
         finally:
-            self.leave_recv()
+            # leave_recv(), inlined on this hot path.
+            self.app_reading = False
+            self.last_app_read = time.monotonic()
+            if self.background_waiting:
+                self.app_left.set()
+            self.recv_in_progress.release()
 
     def recv_streaming(self, decode: Optional[bool] = None) -> Iterator[Data]:
         """Receive the next message fragment by fragment, as the frames arrive.
@@ -348,9 +364,7 @@ class Connection:
         """Take the next data frame, reading the socket until ``deadline`` if needed."""
         frames = self.frames
         while True:
-            try:
-                frame = frames.get_nowait()
-            except queue.Empty:
+            if not frames:
                 self.caught_up = True
                 remaining = None
                 if deadline is not None:
@@ -359,11 +373,12 @@ class Connection:
                         raise TimeoutError("timed out waiting for a message") from None
                 self.read_for_application(remaining)
                 continue
+            frame = frames.popleft()
             if frame is None:
                 # Leave the end marker for the next caller.
-                frames.put(None)
+                frames.appendleft(None)
                 raise self.closed_exception()
-            if self.paused and frames.qsize() <= (self.max_queue_low or 0):
+            if self.paused and len(frames) <= (self.max_queue_low or 0):
                 self.paused = False
                 self.resume.set()
             return frame
@@ -377,12 +392,12 @@ class Connection:
             self.preempt()
             deadline = None if timeout is None else time.monotonic() + timeout
             while not lock.acquire(True, 0.005):
-                if self.frames.qsize() or self.ended:
+                if self.frames or self.ended:
                     return
                 if deadline is not None and time.monotonic() >= deadline:
                     return
         try:
-            if self.frames.qsize() or self.ended:
+            if self.frames or self.ended:
                 return
             protocol = self.protocol
             if protocol.pending_failure is not None:
@@ -423,21 +438,32 @@ class Connection:
         :raises ConnectionClosed: when the connection is closed.
         :raises TypeError: for any other type, or a mix of str and bytes.
         """
-        if isinstance(message, str):
-            self.send_frame(OP_BINARY if text is False else OP_TEXT, message.encode())
-        elif isinstance(message, (bytes, bytearray, memoryview)):
-            self.send_frame(OP_TEXT if text else OP_BINARY, message)
+        if isinstance(message, (bytes, bytearray, memoryview)):
+            opcode = OP_TEXT if text else OP_BINARY
+            data: Any = message
+        elif isinstance(message, str):
+            opcode = OP_BINARY if text is False else OP_TEXT
+            data = message.encode()
         elif isinstance(message, Mapping):
             raise TypeError("data is a dict-like object")
         elif isinstance(message, Iterable):
             self.send_fragments(message, text)
+            return
         else:
             raise TypeError("data must be str, bytes-like, or iterable")
-
-    def send_frame(self, opcode: Opcode, data: Any, fin: bool = True) -> None:
-        """Send one data frame of a message, under both send locks."""
-        with self.send_in_progress, self.protocol_mutex:
-            self.send_with_protocol(opcode, data, fin)
+        # A message in one frame needs nothing but protocol_mutex; only a
+        # fragmented message in progress in another thread makes it wait, for
+        # send_in_progress, which that thread holds until its last frame.
+        mutex = self.protocol_mutex
+        mutex.acquire()
+        try:
+            if not self.protocol.expect_continuation:
+                self.send_with_protocol(opcode, data, True)
+                return
+        finally:
+            mutex.release()
+        with self.send_in_progress, mutex:
+            self.send_with_protocol(opcode, data, True)
 
     def send_with_protocol(self, opcode: Opcode, data: Any, fin: bool) -> None:
         """Queue a data frame in the protocol and write it (protocol_mutex held)."""
@@ -451,8 +477,12 @@ class Connection:
                 protocol.send_continuation(data, fin)
         except InvalidState:
             raise self.closed_exception_later() from None
+        writes = protocol.data_to_send()
         try:
-            self.send_data()
+            if len(writes) == 1 and writes[0]:
+                self.socket.sendall(writes[0])
+            else:
+                self.write_out(writes)
         except OSError as exc:
             self.abort()
             raise self.closed_exception_later() from exc
@@ -594,8 +624,12 @@ class Connection:
 
     def send_data(self) -> None:
         """Write what the protocol wants to send (protocol_mutex held)."""
+        self.write_out(self.protocol.data_to_send())
+
+    def write_out(self, writes: List[bytes]) -> None:
+        """Write the protocol's output ``writes`` (protocol_mutex held)."""
         sock = self.socket
-        for data in self.protocol.data_to_send():
+        for data in writes:
             if data:
                 sock.sendall(data)
             elif data is SEND_EOF or data == b"":
@@ -675,14 +709,26 @@ class Connection:
             if self.close_deadline is not None and time.monotonic() >= self.close_deadline:
                 self.end_connection()
             return
+        mutex = self.protocol_mutex
+        data = None
         try:
-            data = sock.recv(RECV_BUFSIZE)
+            if self.direct_reads:
+                # Straight into the free space of the protocol's receive
+                # buffer, reserved after the previous read (see below).
+                view = self.free_space
+                if view is None:
+                    with mutex:
+                        view = protocol.reader.get_buffer()
+                nbytes = sock.recv_into(view)
+            else:
+                data = sock.recv(RECV_BUFSIZE)
+                nbytes = len(data)
         except (OSError, ssl.SSLError) as exc:
             if protocol.debug:
                 self.logger.debug("! error while receiving data: %s", exc)
             self.end_connection()
             return
-        if not data:
+        if not nbytes:
             self.end_connection()
             return
         if background and not self.caught_up:
@@ -691,8 +737,15 @@ class Connection:
             # then follows the answers (as Autobahn expects).
             self.wait_caught_up()
         failed = False
-        with self.protocol_mutex:
-            protocol.receive_data(data)
+        mutex.acquire()
+        try:
+            if data is None:
+                feed_received(protocol, nbytes)
+                # Nothing but a failure (which discards what it received)
+                # touches the buffer until the next read: reserve its space now.
+                self.free_space = protocol.reader.get_buffer()
+            else:
+                protocol.receive_data(data)
             events = protocol.events_received()
             # A protocol error that came right after complete messages waits
             # until the application has had a chance to answer them: its next
@@ -700,13 +753,21 @@ class Connection:
             deferred = protocol.pending_failure is not None
             if not deferred:
                 try:
-                    self.send_data()
+                    writes = protocol.data_to_send()
+                    if writes:
+                        self.write_out(writes)
                 except OSError as exc:
                     if protocol.debug:
                         self.logger.debug("! error while sending data: %s", exc)
                     failed = True
-                if self.close_deadline is None and protocol.close_expected():
+                if (
+                    self.close_deadline is None
+                    and protocol._state is not OPEN
+                    and protocol.close_expected()
+                ):
                     self.set_close_deadline()
+        finally:
+            mutex.release()
         if events:
             self.process_events(events)
         if failed:
@@ -748,11 +809,11 @@ class Connection:
         frames = self.frames
         for event in events:
             opcode = event.opcode
-            if opcode is OP_TEXT or opcode is OP_BINARY or opcode is OP_CONT:
+            if opcode is OP_BINARY or opcode is OP_TEXT or opcode is OP_CONT:
                 if event.fin:
                     self.caught_up = False
-                frames.put(event)
-                if high is not None and frames.qsize() >= high:
+                frames.append(event)
+                if high is not None and len(frames) >= high:
                     self.resume.clear()
                     self.paused = True
             elif opcode is OP_PONG:
@@ -760,7 +821,7 @@ class Connection:
 
     def wait_for_queue(self) -> None:
         """Stop reading while the queue of received frames is full."""
-        if self.frames.qsize() > (self.max_queue_low or 0) and not self.aborting:
+        if len(self.frames) > (self.max_queue_low or 0) and not self.aborting:
             self.resume.wait()
         self.paused = False
 
@@ -852,7 +913,7 @@ class Connection:
             waiters = list(self.pong_waiters.values())
             self.pong_waiters.clear()
         self.close_socket()
-        self.frames.put(None)
+        self.frames.append(None)
         self.closed_event.set()
         self.resume.set()
         self.app_left.set()

@@ -680,6 +680,14 @@ class WebSocket:
             writes = protocol.data_to_send()
             if self.get_mask_key is not None or _trace_enabled:
                 writes = self._rewrite(opcode, data, fin, writes)
+            elif len(writes) == 1 and writes[0]:
+                # One frame: _write(), inlined on this hot path.
+                frame = writes[0]
+                try:
+                    self.sock.sendall(frame)
+                except OSError as exc:
+                    self._write_failed(exc)
+                return len(frame)
             return self._write(writes)
         finally:
             lock.release()
@@ -711,12 +719,16 @@ class WebSocket:
                         sock.shutdown(socket.SHUT_WR)
                     except OSError:
                         pass
-        except socket.timeout as exc:
-            raise WebSocketTimeoutException(str(exc) or "timed out") from exc
         except OSError as exc:
-            self.connected = False
-            raise WebSocketConnectionClosedException("Connection to remote host was lost.") from exc
+            self._write_failed(exc)
         return total
+
+    def _write_failed(self, exc: OSError) -> None:
+        """Raise the exception for an error of ``sendall``."""
+        if isinstance(exc, socket.timeout):
+            raise WebSocketTimeoutException(str(exc) or "timed out") from exc
+        self.connected = False
+        raise WebSocketConnectionClosedException("Connection to remote host was lost.") from exc
 
     # Receiving
 
@@ -729,7 +741,18 @@ class WebSocket:
         readlock = self.readlock
         readlock.acquire()
         try:
-            frame = self._recv_message(False)
+            if self.events or _trace_enabled:
+                frame = self._recv_message(False)
+            else:
+                # Nothing queued: read, and hand a whole message over at once.
+                frame = self._receive()
+                opcode = frame.opcode
+                if (
+                    not frame.fin
+                    or self.fragments
+                    or (opcode is not OP_BINARY and opcode is not OP_TEXT)
+                ):
+                    frame = self._recv_message(False, frame)
         finally:
             readlock.release()
         opcode = frame.opcode
@@ -760,14 +783,16 @@ class WebSocket:
             frame = self._recv_message(control_frame)
         return int(frame.opcode), _to_abnf(frame)
 
-    def _recv_message(self, control_frame: bool) -> Frame:
+    def _recv_message(self, control_frame: bool, frame: Optional[Frame] = None) -> Frame:
         """Return the next message (or frame, with ``fire_cont_frame``), readlock held.
 
         A fragmented message comes back as one frame holding the whole
-        payload, with the first frame's opcode.
+        payload, with the first frame's opcode. ``frame``, when given, is the
+        next frame, already received.
         """
         while True:
-            frame = self._next_frame()
+            if frame is None:
+                frame = self._next_frame()
             opcode = frame.opcode
             if opcode is OP_BINARY or opcode is OP_TEXT or opcode is OP_CONT:
                 fragments = self.fragments
@@ -785,6 +810,7 @@ class WebSocket:
                     return Frame(Opcode(first), data)
             elif opcode is OP_CLOSE or control_frame:
                 return frame
+            frame = None
 
     def recv_frame(self) -> ABNF:
         """Receive the next frame of any kind, as is."""
@@ -850,7 +876,17 @@ class WebSocket:
                 if not nbytes:
                     protocol.receive_eof()
                 elif data is None:
-                    feed_received(protocol, nbytes)
+                    if (
+                        protocol.pending_failure is None
+                        and not protocol.discarding
+                        and not protocol.eof_received
+                    ):
+                        # feed_received(), inlined on this hot path.
+                        protocol.complete_message_queued = False
+                        protocol.reader.buffer_updated(nbytes)
+                        protocol.parse_frames()
+                    else:
+                        feed_received(protocol, nbytes)
                     # Reserve the space for the next read now, while the
                     # lock is held (nothing but a failure, which discards
                     # what is received, touches the buffer until then).
