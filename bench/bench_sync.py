@@ -136,6 +136,8 @@ def open_client(name: str, url: str) -> Tuple[Callable[[bytes], Any], Callable[[
         from websockets.sync.client import connect as websockets_connect
 
         ws = websockets_connect(url, max_size=2**24, compression=None, ping_interval=None)
+        # Used as a context manager, as websockets asks (17.1+ warns otherwise).
+        ws = ws.__enter__()
 
         def round_trip(payload: bytes) -> Any:
             ws.send(payload)
@@ -145,9 +147,7 @@ def open_client(name: str, url: str) -> Tuple[Callable[[bytes], Any], Callable[[
     raise ValueError(name)
 
 
-def client(
-    name: str, url: str, size: int, warmup: float, duration: float, server_pid: int
-) -> None:
+def client(name: str, url: str, size: int, warmup: float, duration: float, server_pid: int) -> None:
     """Measure one client at one size; print a JSON line (child process)."""
     round_trip, close = open_client(name, url)
     payload = os.urandom(size)
@@ -304,8 +304,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         for size in sizes:
             for name in names:
                 runs = [
-                    run_client(name, url, size, args, env, server.pid)
-                    for _ in range(args.runs)
+                    run_client(name, url, size, args, env, server.pid) for _ in range(args.runs)
                 ]
                 results[name, size] = {
                     key: statistics.median(run[key] for run in runs)

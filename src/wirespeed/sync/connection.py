@@ -117,6 +117,49 @@ class Connection:
         ``None`` disables the limit.
     """
 
+    # Slots: the attributes of the hot paths are read at every message, and
+    # they are too many for CPython's shared-key instance dictionaries. The
+    # __dict__ slot keeps instances open to attributes set by applications.
+    __slots__ = (
+        "__dict__",
+        "__weakref__",
+        "aborting",
+        "answer_wait",
+        "app_left",
+        "app_reading",
+        "background_waiting",
+        "caught_up",
+        "close_deadline",
+        "close_timeout",
+        "closed_event",
+        "direct_reads",
+        "end_lock",
+        "ended",
+        "frames",
+        "free_space",
+        "keepalive_thread",
+        "last_app_read",
+        "latency",
+        "logger",
+        "max_queue_high",
+        "max_queue_low",
+        "paused",
+        "pending",
+        "ping_interval",
+        "ping_timeout",
+        "pong_waiters",
+        "protocol",
+        "protocol_mutex",
+        "read_lock",
+        "recv_in_progress",
+        "recv_thread",
+        "resume",
+        "send_in_progress",
+        "socket",
+        "wake_reader",
+        "wake_writer",
+    )
+
     def __init__(
         self,
         socket: socket.socket,
@@ -371,7 +414,9 @@ class Connection:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         raise TimeoutError("timed out waiting for a message") from None
-                self.read_for_application(remaining)
+                frame = self.read_for_application(remaining)
+                if frame is not None:
+                    return frame
                 continue
             frame = frames.popleft()
             if frame is None:
@@ -383,8 +428,12 @@ class Connection:
                 self.resume.set()
             return frame
 
-    def read_for_application(self, timeout: Optional[float]) -> None:
-        """Read the socket once in the thread that waits in recv()."""
+    def read_for_application(self, timeout: Optional[float]) -> Optional[Frame]:
+        """Read the socket once in the thread that waits in recv() (queue empty).
+
+        Returns the first data frame read, which skips the queue, if any;
+        the frames after it are queued.
+        """
         lock = self.read_lock
         if not lock.acquire(False):
             # The background thread is reading: get it out of the way. It may
@@ -393,12 +442,12 @@ class Connection:
             deadline = None if timeout is None else time.monotonic() + timeout
             while not lock.acquire(True, 0.005):
                 if self.frames or self.ended:
-                    return
+                    return None
                 if deadline is not None and time.monotonic() >= deadline:
-                    return
+                    return None
         try:
             if self.frames or self.ended:
-                return
+                return None
             protocol = self.protocol
             if protocol.pending_failure is not None:
                 # The application had its chance to answer: fail now.
@@ -409,7 +458,7 @@ class Connection:
                         pass
                     if self.close_deadline is None and protocol.close_expected():
                         self.set_close_deadline()
-            self.read_once(timeout, background=False)
+            return self.read_once(timeout, background=False, take=True)
         finally:
             lock.release()
 
@@ -686,13 +735,16 @@ class Connection:
                 if end is not None:
                     end.close()
 
-    def read_once(self, timeout: Optional[float], background: bool) -> None:
+    def read_once(
+        self, timeout: Optional[float], background: bool, take: bool = False
+    ) -> Optional[Frame]:
         """Read the socket once and feed the protocol (``read_lock`` held).
 
         Waits up to ``timeout`` seconds for data (``None``: as long as it
         takes); the background thread can be interrupted by :meth:`preempt`.
         Ends the connection on EOF, on an error, or when the peer doesn't
-        close TCP by the close deadline.
+        close TCP by the close deadline. With ``take`` (the thread in recv(),
+        the queue empty), returns the first data frame instead of queuing it.
         """
         protocol = self.protocol
         sock = self.socket
@@ -703,12 +755,12 @@ class Connection:
                 if protocol.debug:
                     self.logger.debug("! timed out waiting for TCP close")
                 self.end_connection()
-                return
+                return None
             wait = remaining if wait is None else min(wait, remaining)
         if (background or wait is not None) and not self.wait_readable(wait, background):
             if self.close_deadline is not None and time.monotonic() >= self.close_deadline:
                 self.end_connection()
-            return
+            return None
         mutex = self.protocol_mutex
         data = None
         try:
@@ -727,10 +779,10 @@ class Connection:
             if protocol.debug:
                 self.logger.debug("! error while receiving data: %s", exc)
             self.end_connection()
-            return
+            return None
         if not nbytes:
             self.end_connection()
-            return
+            return None
         if background and not self.caught_up:
             # Let the application answer the messages it has before feeding
             # more data: if that data breaks the protocol, the close frame
@@ -740,7 +792,17 @@ class Connection:
         mutex.acquire()
         try:
             if data is None:
-                feed_received(protocol, nbytes)
+                if (
+                    protocol.pending_failure is None
+                    and not protocol.discarding
+                    and not protocol.eof_received
+                ):
+                    # feed_received(), inlined on this hot path.
+                    protocol.complete_message_queued = False
+                    protocol.reader.buffer_updated(nbytes)
+                    protocol.parse_frames()
+                else:
+                    feed_received(protocol, nbytes)
                 # Nothing but a failure (which discards what it received)
                 # touches the buffer until the next read: reserve its space now.
                 self.free_space = protocol.reader.get_buffer()
@@ -768,8 +830,7 @@ class Connection:
                     self.set_close_deadline()
         finally:
             mutex.release()
-        if events:
-            self.process_events(events)
+        first = self.process_events(events, take) if events else None
         if failed:
             self.end_connection()
         elif deferred and background:
@@ -783,6 +844,7 @@ class Connection:
                     self.set_close_deadline()
             if failed:
                 self.end_connection()
+        return first
 
     def wait_caught_up(self) -> None:
         """Wait up to ``answer_wait`` seconds for the application to catch up.
@@ -803,21 +865,31 @@ class Connection:
             except OSError:  # closed, or already full of wake-ups
                 pass
 
-    def process_events(self, events: List[Any]) -> None:
-        """Queue data frames; resolve pings with pongs."""
+    def process_events(self, events: List[Any], take: bool = False) -> Optional[Frame]:
+        """Queue data frames; resolve pings with pongs.
+
+        With ``take`` (the queue is empty), the first data frame isn't queued
+        but returned, to the thread in recv().
+        """
         high = self.max_queue_high
         frames = self.frames
+        first = None
         for event in events:
             opcode = event.opcode
             if opcode is OP_BINARY or opcode is OP_TEXT or opcode is OP_CONT:
                 if event.fin:
                     self.caught_up = False
+                if take:
+                    take = False
+                    first = event
+                    continue
                 frames.append(event)
                 if high is not None and len(frames) >= high:
                     self.resume.clear()
                     self.paused = True
             elif opcode is OP_PONG:
                 self.acknowledge_pings(bytes(event.data))
+        return first
 
     def wait_for_queue(self) -> None:
         """Stop reading while the queue of received frames is full."""
