@@ -86,6 +86,8 @@ SIZES = (256, 8192, 100_000)
 SIZE_LABELS = {256: "256 B", 8192: "8 KiB", 100_000: "100 KB"}
 KINDS = ("json", "random")
 POOL = 64
+#: Keepalive interval of the memory section's "then idle" column, in seconds.
+KEEPALIVE = 0.5
 #: The echo section's implementations, client and server of the same library.
 FACES = ("websockets", "wirespeed-asyncio", "wirespeed-listener")
 
@@ -236,8 +238,14 @@ def measure_sansio(
     return count / (time.perf_counter() - started)
 
 
-def measure_tracemalloc(make_pair: Callable, connections: int, exchange: bool) -> float:
-    """Bytes per server-side protocol object, fresh or after one message each way."""
+def measure_tracemalloc(
+    make_pair: Callable, connections: int, exchange: bool, release: bool = False
+) -> float:
+    """Bytes per server-side protocol object, fresh or after one message each way.
+
+    ``release`` then calls ``release_idle_compressor()`` twice, as two keepalive
+    pings without traffic do on the asyncio face (websockets has no such call).
+    """
     gc.collect()
     tracemalloc.start()
     try:
@@ -252,6 +260,10 @@ def measure_tracemalloc(make_pair: Callable, connections: int, exchange: bool) -
                 server.events_received()
                 server.send_text(json_like(1000, 2))
                 server.data_to_send()
+            if release:
+                for extension in server.extensions:
+                    for _ in range(2):
+                        getattr(extension, "release_idle_compressor", lambda: None)()
             servers.append(server)
             del client
         gc.collect()
@@ -271,7 +283,7 @@ def die_after(seconds: float) -> None:
     signal.alarm(int(seconds))
 
 
-async def serve_forever(face: str) -> None:
+async def serve_forever(face: str, ping_interval: Optional[float]) -> None:
     """Echo server with compression at its defaults; prints its port, runs until killed."""
     if face == "websockets":
         from websockets.asyncio.server import serve
@@ -284,7 +296,7 @@ async def serve_forever(face: str) -> None:
                 pass  # the clients of the memory section just go away
 
         server: Any = await serve(
-            echo, "127.0.0.1", 0, compression="deflate", max_size=None, ping_interval=None
+            echo, "127.0.0.1", 0, compression="deflate", max_size=None, ping_interval=ping_interval
         )
     elif face == "wirespeed-asyncio":
         from wirespeed.asyncio import serve as ws_serve
@@ -297,7 +309,7 @@ async def serve_forever(face: str) -> None:
             except ConnectionClosed:
                 pass  # the clients of the memory section just go away
 
-        server = await ws_serve(echo, "127.0.0.1", 0, max_size=None, ping_interval=None)
+        server = await ws_serve(echo, "127.0.0.1", 0, max_size=None, ping_interval=ping_interval)
     elif face == "wirespeed-listener":
         from wirespeed import WSListener, ws_create_server
 
@@ -465,9 +477,12 @@ def child_command(cpu: Optional[int], *arguments: str) -> List[str]:
     return command
 
 
-def start_server(face: str, cpu: Optional[int]) -> Tuple[subprocess.Popen, int]:
+def start_server(
+    face: str, cpu: Optional[int], ping_interval: Optional[float] = None
+) -> Tuple[subprocess.Popen, int]:
+    extra = [] if ping_interval is None else ["--ping-interval", str(ping_interval)]
     server = subprocess.Popen(
-        child_command(cpu, "--role", "server", "--face", face),
+        child_command(cpu, "--role", "server", "--face", face, *extra),
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -530,9 +545,9 @@ def rss_kib(pid: int) -> int:
     raise RuntimeError("no VmRSS")
 
 
-def memory_job(face: str, exchange: bool, args: Any) -> float:
-    """KiB of server RSS per held connection."""
-    server, port = start_server(face, args.cpu)
+def memory_job(face: str, exchange: bool, args: Any, idle: float = 0.0) -> float:
+    """KiB of server RSS per held connection; ``idle``: seconds of keepalive pings first."""
+    server, port = start_server(face, args.cpu, KEEPALIVE if idle else None)
     try:
         # One connection first, so that what every connection shares (imports,
         # zlib's tables) is in the baseline.
@@ -579,7 +594,7 @@ def memory_job(face: str, exchange: bool, args: Any) -> float:
         assert holder.stdout and holder.stdin
         if holder.stdout.readline().strip() != "ready":
             raise RuntimeError(f"{face} memory client failed")
-        time.sleep(0.2)
+        time.sleep(0.2 + idle)
         after = rss_kib(server.pid)
         for child in (holder, warm):
             child.stdin.write("\n")  # type: ignore[union-attr]
@@ -644,19 +659,31 @@ def report_memory(args: Any) -> None:
         f"memory per idle connection with compression negotiated: server RSS growth "
         f"over {args.connections} connections"
     )
-    print(f"{'implementation':<21}{'fresh':>12}{'after 1 msg each way':>24}")
+    print(f"{'implementation':<21}{'fresh':>12}{'after 1 msg each way':>24}{'then idle':>14}")
+    idle = 3 * KEEPALIVE + 0.5
     for face in args.faces:
         if face == "websockets" and websockets is None:
             continue
         fresh = memory_job(face, False, args)
         used = memory_job(face, True, args)
-        print(f"{face:<21}{fresh:>8.1f} KiB{used:>20.1f} KiB")
+        # The listener face has no keepalive unless the application enables
+        # auto ping: nothing frees its compressors by itself.
+        rested = memory_job(face, True, args, idle) if face != "wirespeed-listener" else None
+        rested_text = "-" if rested is None else f"{rested:.1f} KiB"
+        print(f"{face:<21}{fresh:>8.1f} KiB{used:>20.1f} KiB{rested_text:>14}")
+    print(
+        f"(then idle: {idle:.1f} s with keepalive pings every {KEEPALIVE} s; wirespeed's "
+        "asyncio face frees an idle connection's compressor at a keepalive ping)"
+    )
     print()
     print("the same, in process: tracemalloc over server-side Sans-I/O protocol objects")
     for name, make in in_process_implementations().items():
         fresh = measure_tracemalloc(make, args.connections, exchange=False)
         used = measure_tracemalloc(make, args.connections, exchange=True)
-        print(f"{name:<21}{fresh / 1024:>8.1f} KiB{used / 1024:>20.1f} KiB")
+        rested = measure_tracemalloc(make, args.connections, exchange=True, release=True)
+        print(
+            f"{name:<21}{fresh / 1024:>8.1f} KiB{used / 1024:>20.1f} KiB{rested / 1024:>10.1f} KiB"
+        )
     print()
 
 
@@ -710,13 +737,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--kind", help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--exchange", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--ping-interval", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.faces = [face for face in args.faces.split(",") if face]
     args.cpu = None if args.cpu < 0 else args.cpu
 
     if args.role == "server":
         die_after(600)
-        asyncio.run(serve_forever(args.face))
+        asyncio.run(serve_forever(args.face, args.ping_interval))
         return 0
     if args.role == "client":
         die_after(300)

@@ -390,6 +390,32 @@ def test_threshold(threshold):
         assert data == b"x" * size
 
 
+def test_keepalive_releases_the_compressor_of_an_idle_connection():
+    async def main() -> None:
+        async with (
+            echo_server(ping_interval=0.05) as (server, uri),
+            connect(uri, ping_interval=0.05) as ws,
+        ):
+            await ws.send(JSON_TEXT)
+            assert await ws.recv() == JSON_TEXT
+            (peer,) = server.connections
+            assert extension_of(peer).compressor is not None
+            # Two keepalive pings without a message in between: both ends
+            # free their compressors, and keep their decompressors.
+            await until(
+                lambda: (
+                    extension_of(peer).compressor is None and extension_of(ws).compressor is None
+                )
+            )
+            assert extension_of(peer).decompressor is not None
+            assert extension_of(ws).decompressor is not None
+            for _ in range(2):
+                await ws.send(JSON_TEXT)
+                assert await ws.recv() == JSON_TEXT
+
+    run(main())
+
+
 # Limits
 
 

@@ -747,3 +747,43 @@ def test_backends_interoperate(direction):
     sender = PerMessageDeflate(zlib_module=sending, local_max_window_bits=10)
     receiver = PerMessageDeflate(zlib_module=receiving, remote_max_window_bits=10)
     transfer(sender, receiver, [Frame(TEXT, JSON_TEXT), Frame(BINARY, os.urandom(5000))] * 2)
+
+
+# Releasing the compressor of an idle connection
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_release_idle_compressor(backend):
+    sender, receiver = pair(backend)
+    transfer(sender, receiver, [Frame(TEXT, JSON_TEXT)])
+    # A message was compressed since the last check: nothing is released.
+    assert sender.release_idle_compressor() is False
+    assert sender.compressor is not None
+    # Nothing sent since: the compressor goes.
+    assert sender.release_idle_compressor() is True
+    assert sender.compressor is None
+    assert sender.release_idle_compressor() is False
+    # The next messages start a new compressor; the receiver, which kept its
+    # window, reads them, and context takeover works again from there.
+    wire = transfer(sender, receiver, [Frame(TEXT, JSON_TEXT), Frame(TEXT, JSON_TEXT)])
+    assert wire[0].rsv1 and sender.compressor is not None
+    assert len(wire[1].data) < len(wire[0].data) // 5
+    # The receiver's decompressor is never released by the sender's call.
+    assert receiver.decompressor is not None
+
+
+def test_release_idle_compressor_waits_for_the_end_of_a_fragmented_message():
+    sender, receiver = pair()
+    transfer(sender, receiver, [Frame(TEXT, JSON_TEXT[:500], fin=False)])
+    assert sender.release_idle_compressor() is False
+    assert sender.release_idle_compressor() is False  # still in the message
+    transfer(sender, receiver, [Frame(CONT, JSON_TEXT[500:1000], fin=True)])
+    assert sender.release_idle_compressor() is True
+
+
+def test_uncompressed_messages_count_as_idle():
+    sender, receiver = pair()
+    transfer(sender, receiver, [Frame(TEXT, JSON_TEXT)])
+    sender.release_idle_compressor()
+    transfer(sender, receiver, [Frame(TEXT, JSON_TEXT)], compress=False)
+    assert sender.release_idle_compressor() is True

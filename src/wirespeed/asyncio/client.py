@@ -137,6 +137,11 @@ class connect:
         ``None`` disables compression. To configure it, pass a
         :class:`~wirespeed.extensions.ClientPerMessageDeflateFactory` in
         ``extensions``: it is used instead of the default one.
+        Compressors are created by the first compressed message, and freed
+        when a keepalive ping (``ping_interval``) finds that nothing was
+        compressed since the previous one: an idle connection keeps only its
+        decompressor. ``send(..., compress=False)`` sends one message
+        uncompressed.
     :param proxy: ``True`` uses the ``https_proxy``/``http_proxy`` environment
         variables (honouring ``no_proxy``); a URL such as
         ``http://user:pass@proxy:3128`` or ``socks5h://proxy:1080`` uses that

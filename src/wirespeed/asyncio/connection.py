@@ -831,6 +831,11 @@ class Connection(WSListener):
         future = self.loop.create_future()
         self.pings[payload] = (future, self.loop.time())
         self.transport.send_ping(payload)  # type: ignore[union-attr]
+        for extension in self.protocol.extensions:
+            # A connection that stopped sending gives back its compressor.
+            release = getattr(extension, "release_idle_compressor", None)
+            if release is not None:
+                release()
         if self.ping_timeout is not None:
             self.keepalive_timeout_timer = self.loop.call_later(
                 self.ping_timeout, self.keepalive_timed_out, future

@@ -350,6 +350,11 @@ class serve:
         ``None`` disables compression. To configure it, pass a
         :class:`~wirespeed.extensions.ServerPerMessageDeflateFactory` in
         ``extensions``: it is used instead of the default one.
+        Compressors are created by the first compressed message, and freed
+        when a keepalive ping (``ping_interval``) finds that nothing was
+        compressed since the previous one: an idle connection keeps only its
+        decompressor. ``send(..., compress=False)`` sends one message
+        uncompressed.
     :param open_timeout: seconds the opening handshake may take.
     :param ping_interval, ping_timeout, close_timeout, max_size, max_queue,
         read_limit, write_limit: as for :func:`connect`.

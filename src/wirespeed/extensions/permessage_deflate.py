@@ -76,7 +76,10 @@ Memory
 
 Compressor and decompressor are created on first use, so an idle connection
 with compression negotiated costs only a small Python object; without context
-takeover they are also dropped after every message.
+takeover they are also dropped after every message. With context takeover,
+:meth:`PerMessageDeflate.release_idle_compressor` frees the compressor of a
+connection that stopped sending (the asyncio face calls it at each keepalive
+ping); the decompressor stays, since the peer may refer to earlier messages.
 
 zlib backends
 -------------
@@ -212,6 +215,7 @@ class PerMessageDeflate(Extension):
     uses_rsv1 = True
 
     __slots__ = (
+        "compressed_since_check",
         "compressor",
         "decoding_message",
         "decompressor",
@@ -260,6 +264,8 @@ class PerMessageDeflate(Extension):
         # compressed: continuation frames follow their first frame.
         self.encoding_message = False
         self.decoding_message = False
+        # Whether a message was compressed since release_idle_compressor().
+        self.compressed_since_check = False
 
     def __repr__(self) -> str:
         return (
@@ -359,6 +365,7 @@ class PerMessageDeflate(Extension):
                 self.encoding_message = False
                 return frame
             self.encoding_message = not frame.fin
+            self.compressed_since_check = True
             rsv1 = True
         else:
             # Control frames are never compressed.
@@ -374,6 +381,25 @@ class PerMessageDeflate(Extension):
             if self.local_no_context_takeover:
                 self.compressor = None
         return Frame(opcode, data, frame.fin, rsv1, frame.rsv2, frame.rsv3)
+
+    def release_idle_compressor(self) -> bool:
+        """Free the compressor if no message was compressed since the previous call.
+
+        Call it periodically (the asyncio face does it at each keepalive
+        ping): a connection that stopped sending gives back the compressor's
+        memory (about 160 KiB with zlib-ng, 38 KiB with zlib's defaults
+        here), and the next message creates a new one. That message can't
+        refer to the ones before it, which RFC 7692 allows a sender to do at
+        any time: the peer's decompressor keeps its window and reads it as
+        usual. The decompressor is kept, since the peer may refer to earlier
+        messages. Returns whether a compressor was freed.
+        """
+        if self.compressed_since_check or self.encoding_message:
+            self.compressed_since_check = False
+            return False
+        released = self.compressor is not None
+        self.compressor = None
+        return released
 
     # zlib objects
 
