@@ -27,7 +27,7 @@ from wirespeed.exceptions import (
     InvalidStatus,
 )
 from wirespeed.frames import Opcode
-from wirespeed.sansio import State
+from wirespeed.sansio import ServerProtocol, State
 from wirespeed.sync import connect, serve, unix_connect, unix_serve
 
 
@@ -527,3 +527,39 @@ def test_close_is_bounded_when_a_sender_is_stuck() -> None:
         thread.join(JOIN_TIMEOUT)
         assert not thread.is_alive()
         assert isinstance(results[0], ConnectionClosed)
+
+
+def burst(sock: socket.socket) -> ServerProtocol:
+    """Accept the handshake, then write several messages and a ping in one write."""
+    protocol = server_handshake(sock)
+    protocol.send_text(b"one")
+    protocol.send_ping(b"between")
+    protocol.send_binary(b"two")
+    protocol.send_text(b"thr", fin=False)
+    protocol.send_continuation(b"ee", fin=True)
+    sock.sendall(b"".join(protocol.data_to_send()))
+    return protocol
+
+
+def test_messages_of_one_read_keep_their_order() -> None:
+    pongs = []
+
+    def handler(sock: socket.socket) -> None:
+        protocol = burst(sock)
+        frames = read_frames(sock, protocol, until=Opcode.CLOSE)
+        pongs.extend(frame.data for frame in frames if frame.opcode is Opcode.PONG)
+
+    with RawServer(handler) as server, connect(server.uri, ping_interval=None) as ws:
+        assert ws.recv(timeout=JOIN_TIMEOUT) == "one"
+        assert ws.recv(timeout=JOIN_TIMEOUT) == b"two"
+        assert ws.recv(timeout=JOIN_TIMEOUT) == "three"
+    assert pongs == [b"between"]
+
+
+def test_large_messages_both_ways() -> None:
+    payload = os.urandom(3 * 2**20 + 5)
+    server = running_server(max_size=2**23)
+    with server as (_, uri), connect(uri, ping_interval=None, max_size=2**23) as ws:
+        for message in (payload, payload[:70_000], b"small", payload):
+            ws.send(message)
+            assert ws.recv(timeout=JOIN_TIMEOUT) == message

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -553,3 +555,54 @@ def test_abnf_str_and_repr() -> None:
     assert "mask_value=0" in repr(frame)
     assert ABNF(data=None).data == ""
     assert ABNF().opcode == Opcode.TEXT
+
+
+def test_messages_of_one_read_keep_their_order() -> None:
+    pongs = []
+
+    def handler(sock: socket.socket) -> None:
+        protocol = server_handshake(sock)
+        protocol.send_text(b"one")
+        protocol.send_ping(b"between")
+        protocol.send_binary(b"two")
+        protocol.send_text(b"thr", fin=False)
+        protocol.send_continuation(b"ee", fin=True)
+        sock.sendall(b"".join(protocol.data_to_send()))
+        frames = read_frames(sock, protocol, until=Opcode.CLOSE)
+        pongs.extend(frame.data for frame in frames if frame.opcode is Opcode.PONG)
+
+    with RawServer(handler) as server:
+        ws = create_connection(server.uri, timeout=JOIN_TIMEOUT)
+        assert ws.recv() == "one"
+        assert ws.recv() == b"two"
+        assert ws.recv() == "three"
+        ws.close()
+    assert pongs == [b"between"]
+
+
+def test_large_messages_both_ways() -> None:
+    payload = os.urandom(3 * 2**20 + 5)
+    with running_server(max_size=2**23) as (_, uri):
+        ws = create_connection(uri, timeout=JOIN_TIMEOUT)
+        for message in (payload, payload[:70_000], b"small", payload):
+            ws.send_binary(message)
+            assert ws.recv() == message
+        ws.close()
+
+
+def test_sockets_read_with_recv_into_unless_recv_is_overridden() -> None:
+    from wirespeed.sync.net import reads_into
+
+    class Recording(socket.socket):
+        def recv(self, *args):  # type: ignore[no-untyped-def]
+            return super().recv(*args)
+
+    context = ssl.create_default_context()
+    with socket.socket() as plain, Recording() as recording:
+        assert reads_into(plain)
+        assert not reads_into(recording)
+        with context.wrap_socket(
+            socket.socket(), server_hostname="localhost", do_handshake_on_connect=False
+        ) as tls:
+            assert reads_into(tls)
+    assert not reads_into(object())
