@@ -155,7 +155,9 @@ class Protocol:
         self.handshake_exc: Optional[Exception] = None
         #: Exception raised while parsing incoming data, if any.
         self.parser_exc: Optional[BaseException] = None
-        # Whether a fragmented message is being sent.
+        #: Whether a fragmented message is being sent (its last frame isn't
+        #: out yet). Part of the contract with the faces: the sync face reads
+        #: it to send a one-frame message without waiting for other threads.
         self.expect_continuation = False
         #: Whether received pings are answered automatically.
         self.auto_pong = True
@@ -163,16 +165,26 @@ class Protocol:
         # decoded it, and the payload of the latest control frame.
         self.decoded_frame: Optional[Frame] = None
         self.control_payload = b""
-        # A parser failure waiting for the application to answer the messages
-        # received before it: (code, reason, exception); see fail_internally.
+        #: A parser failure waiting for the application to answer the messages
+        #: received before it: ``(code, reason, exception)``; see
+        #: :meth:`fail_internally`. Part of the contract with the faces: the
+        #: asyncio and sync faces read it to apply the failure (with
+        #: :meth:`apply_pending_failure`, or their next :meth:`data_to_send`)
+        #: once the application had its chance to answer.
         self.pending_failure: Optional[Tuple[int, str, BaseException]] = None
         self.pending_failure_due = False
-        # Whether this call to receive_data() queued the end of a message.
+        #: Whether this call to receive_data() queued the end of a message.
+        #: A face that receives straight into ``reader``'s buffer (with
+        #: ``get_buffer()`` and ``buffer_updated()``, then :meth:`parse_frames`,
+        #: in place of :meth:`receive_data`) resets it first, as
+        #: :meth:`receive_data` does, after checking ``eof_received``,
+        #: ``pending_failure`` and ``discarding`` the same way.
         self.complete_message_queued = False
         self.eof_received = False
         self.eof_sent = False
-        # Once the closing handshake completes or the connection fails,
-        # incoming data is discarded until EOF.
+        #: Once the closing handshake completes or the connection fails,
+        #: incoming data is discarded until EOF (faces that receive into
+        #: ``reader``'s buffer drop what they read meanwhile).
         self.discarding = False
 
     # Public attributes
