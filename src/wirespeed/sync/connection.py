@@ -830,7 +830,18 @@ class Connection:
                     self.set_close_deadline()
         finally:
             mutex.release()
-        first = self.process_events(events, take) if events else None
+        first = None
+        if events:
+            if take and len(events) == 1 and not failed and not deferred:
+                # The common case, process_events() inlined: one data frame
+                # for the thread in recv().
+                first = events[0]
+                opcode = first.opcode
+                if opcode is OP_BINARY or opcode is OP_TEXT or opcode is OP_CONT:
+                    if first.fin:
+                        self.caught_up = False
+                    return first
+            first = self.process_events(events, take)
         if failed:
             self.end_connection()
         elif deferred and background:
