@@ -24,7 +24,12 @@ MAX_SIZE = 2**25
 def run_case(uri: str) -> None:
     """Echo every message until the fuzzing server closes the connection."""
     with connect(
-        uri, max_size=MAX_SIZE, max_queue=None, ping_interval=None, close_timeout=3
+        uri,
+        max_size=MAX_SIZE,
+        max_queue=None,
+        ping_interval=None,
+        close_timeout=3,
+        compression="deflate",  # accepted by the fuzzing server in 12.* and 13.*
     ) as websocket:
         try:
             for message in websocket:

@@ -41,6 +41,7 @@ def main() -> None:
         max_queue=None,
         ping_interval=None,
         close_timeout=3,
+        compression="deflate",  # offered by the fuzzing client in 12.* and 13.*
     ) as server:
         server.serve_forever()
 

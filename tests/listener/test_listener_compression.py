@@ -477,6 +477,32 @@ def test_client_side_compresses_too():
     run(main())
 
 
+def test_compressed_frames_that_come_with_the_handshake_response():
+    class Greeter(WSListener):
+        def on_ws_connected(self, transport):
+            # Written right behind the 101 response: the client gets them in
+            # the same read as the end of the handshake.
+            transport.send(TEXT, SMALL_JSON)
+            transport.send(BINARY, SMALL_JSON[:500], False)
+            transport.send(CONT, SMALL_JSON[500:], True)
+
+    async def main() -> None:
+        async with serving(Greeter, compression="deflate") as srv:
+            transport, listener = await ws_connect(Recorder, srv.url, compression="deflate")
+            try:
+                frames = await listener.wait_frames(3)
+                assert frames[0] == (TEXT, True, False, SMALL_JSON)
+                assert [(f.msg_type, f.fin, f.rsv1) for f in frames[1:]] == [
+                    (BINARY, False, False),
+                    (CONT, True, False),
+                ]
+                assert frames[1].payload + frames[2].payload == SMALL_JSON
+            finally:
+                await disconnect(transport)
+
+    run(main())
+
+
 # Limits
 
 
