@@ -18,7 +18,7 @@ from setuptools.command.build_ext import build_ext
 COMPILED_MODULES = [
     ("wirespeed._core.mask", "src/wirespeed/_core/mask.pyx"),
     ("wirespeed._core.utf8", "src/wirespeed/_core/utf8.pyx"),
-    ("wirespeed._core.sendio", "src/wirespeed/_core/sendio.pyx"),
+    ("wirespeed._core.sockio", "src/wirespeed/_core/sockio.pyx"),
     ("wirespeed.frames", "src/wirespeed/frames.py"),
     ("wirespeed._core.framing", "src/wirespeed/_core/framing.py"),
     ("wirespeed._core.protocol", "src/wirespeed/_core/protocol.py"),

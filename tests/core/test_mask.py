@@ -31,9 +31,7 @@ import wirespeed._implementation
 pure = load_pure_core_module("mask")
 compiled = load_compiled_core_module("mask")
 COMPILED = compiled is not None
-NOT_COMPILED_REASON = (
-    "the compiled extension is not built (pip install without a C compiler)"
-)
+NOT_COMPILED_REASON = "the compiled extension is not built (pip install without a C compiler)"
 compiled_only = [
     pytest.mark.compiled_only,
     pytest.mark.skipif(not COMPILED, reason=NOT_COMPILED_REASON),
@@ -515,3 +513,27 @@ def test_cimport_from_cython(tmp_path):
         assert whole == reference(data, KEY)
         assert sliced == reference(data[5:], KEY, key_offset)
         assert in_place == data[:5] + sliced
+
+
+# encode_masked_frame: a client frame whose key is read from a pool of random bytes.
+
+
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
+@pytest.mark.parametrize("size", [0, 5, 125, 126, 65535, 65536, 70_001])
+def test_encode_masked_frame_reads_its_key_in_the_pool(impl, size):
+    data = payload(size, seed=size)
+    pool = bytes(range(64))
+    for offset in (0, 1, 7, 60):
+        key = pool[offset : offset + 4]
+        frame = impl.encode_masked_frame(0x82, data, pool, offset)
+        assert frame == impl.encode_frame(0x82, data, key)
+        header_length = 2 + (0 if size < 126 else 2 if size < 65536 else 8)
+        assert frame[header_length : header_length + 4] == key
+        assert frame[header_length + 4 :] == reference(data, key)
+
+
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
+@pytest.mark.parametrize("offset", [-1, 61, 64, 1000])
+def test_encode_masked_frame_rejects_an_offset_outside_the_pool(impl, offset):
+    with pytest.raises(ValueError, match="4-byte key"):
+        impl.encode_masked_frame(0x82, b"data", bytes(64), offset)

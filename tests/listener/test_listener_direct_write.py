@@ -21,7 +21,7 @@ import trustme
 from listener_helpers import Recorder, run, serving, until
 
 from wirespeed import WSMsgType, ws_connect
-from wirespeed._core.sendio import write_some, writev_some
+from wirespeed._core.sockio import write_some, writev_some
 from wirespeed._core.transport import direct_write_fd
 
 try:
@@ -61,9 +61,9 @@ def test_transport_is_written_directly(loop_name: str) -> None:
         async with serving(lambda: Recorder(echo=True)) as server:
             transport, _ = await ws_connect(Collector, server.url)
             try:
-                assert transport.fd == transport.underlying_transport.get_extra_info(
-                    "socket"
-                ).fileno()
+                assert (
+                    transport.fd == transport.underlying_transport.get_extra_info("socket").fileno()
+                )
                 await until(lambda: server.listeners[0].transport is not None)
                 assert server.listeners[0].transport.fd >= 0
             finally:
@@ -241,3 +241,124 @@ def test_write_some_full_partial_eagain_and_error() -> None:
         assert writev_some(bad, b"x", b"y") == -2
     finally:
         os.close(bad)
+
+
+# Reading: on asyncio's own loop, a DirectReader reads the socket in place of
+# the transport's Python code.
+
+
+@pytest.mark.parametrize("loop_name", LOOPS)
+def test_direct_reader_only_on_asyncio_loop(loop_name: str) -> None:
+    async def main() -> None:
+        async with serving(lambda: Recorder(echo=True)) as server:
+            transport, client = await ws_connect(Collector, server.url)
+            try:
+                if loop_name == "asyncio":
+                    assert transport.direct_reader is not None
+                    assert transport.direct_reader.fd == transport.fd
+                else:
+                    assert transport.direct_reader is None
+                transport.send(WSMsgType.BINARY, b"ping" * 1000)
+                await until(lambda: client.payloads)
+                assert client.payloads == [b"ping" * 1000]
+            finally:
+                transport.disconnect(graceful=False)
+                await transport.wait_disconnected()
+
+    run_on(loop_name, main())
+
+
+def test_pause_and_resume_reading_still_apply() -> None:
+    async def main() -> None:
+        async with serving(lambda: Recorder(echo=True)) as server:
+            transport, client = await ws_connect(Collector, server.url)
+            try:
+                underlying = transport.underlying_transport
+                underlying.pause_reading()
+                transport.send(WSMsgType.BINARY, b"one")
+                await asyncio.sleep(0.1)
+                assert client.payloads == []
+                underlying.resume_reading()
+                await until(lambda: client.payloads)
+                assert client.payloads == [b"one"]
+                transport.send(WSMsgType.BINARY, b"two")
+                await until(lambda: len(client.payloads) == 2)
+                assert client.payloads == [b"one", b"two"]
+            finally:
+                transport.disconnect(graceful=False)
+                await transport.wait_disconnected()
+
+    run(main())
+
+
+@pytest.mark.parametrize("how", ["eof", "reset"])
+def test_peer_going_away_is_seen_by_the_reader(how: str) -> None:
+    # The server's reader sees the end of the stream or a connection reset
+    # and the listener is disconnected, as with asyncio's own reading.
+    async def main() -> None:
+        async with serving(Recorder) as server:
+            transport, _ = await ws_connect(Recorder, server.url)
+            await until(lambda: server.listeners and server.listeners[0].connected)
+            sock = transport.underlying_transport.get_extra_info("socket")
+            if how == "reset":
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00" * 2)
+                transport.disconnect(graceful=False)
+            else:
+                transport.underlying_transport.write_eof()
+            await server.listeners[0].wait_disconnected()
+            assert server.listeners[0].transport.direct_reader is not None
+            transport.disconnect(graceful=False)
+            await transport.wait_disconnected()
+
+    run(main())
+
+
+def test_reader_hands_back_to_the_transport_after_set_protocol() -> None:
+    # A new protocol on the transport (start_tls does that) reads through the
+    # transport's own code again.
+    async def main() -> None:
+        async with serving(lambda: Recorder(echo=True)) as server:
+            transport, client = await ws_connect(Collector, server.url)
+            try:
+                underlying = transport.underlying_transport
+                received: List[bytes] = []
+
+                class Plain(asyncio.Protocol):
+                    def data_received(self, data: bytes) -> None:
+                        received.append(data)
+
+                original = underlying.get_protocol()
+                underlying.set_protocol(Plain())
+                transport.send(WSMsgType.BINARY, b"raw")
+                await until(lambda: received)
+                assert b"raw" in b"".join(received)
+                assert client.payloads == []
+                # Back to the WebSocket protocol: frames flow again.
+                underlying.set_protocol(original)
+                transport.send(WSMsgType.BINARY, b"again")
+                await until(lambda: client.payloads)
+                assert client.payloads == [b"again"]
+            finally:
+                transport.disconnect(graceful=False)
+                await transport.wait_disconnected()
+
+    run(main())
+
+
+def test_read_into() -> None:
+    from wirespeed._core.sockio import read_into
+
+    left, right = socket.socketpair()
+    try:
+        left.setblocking(False)
+        buffer = bytearray(10)
+        assert read_into(left.fileno(), buffer) == -1
+        right.sendall(b"hello")
+        assert read_into(left.fileno(), buffer) == 5
+        assert buffer[:5] == b"hello"
+        right.close()
+        assert read_into(left.fileno(), buffer) == 0
+    finally:
+        left.close()
+    with pytest.raises(OSError):
+        read_into(left.fileno(), bytearray(4))

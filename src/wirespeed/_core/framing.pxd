@@ -4,7 +4,7 @@
 cimport cython
 
 from wirespeed.frames cimport Frame
-from wirespeed._core.mask cimport encode_frame, mask_inplace
+from wirespeed._core.mask cimport encode_frame, encode_masked_frame, mask_inplace
 from wirespeed._core.utf8 cimport Utf8Validator
 
 cdef tuple OPCODES
@@ -32,7 +32,7 @@ cpdef bytes frame_header(
     bytes mask_key=*,
 )
 
-@cython.locals(first=int)
+@cython.locals(first=int, offset=Py_ssize_t)
 cpdef bytes serialize_frame(
     int opcode,
     object data,

@@ -33,7 +33,7 @@ from typing import Optional
 
 from ..exceptions import PayloadTooBig, ProtocolError
 from ..frames import Frame, Opcode
-from .mask import encode_frame, mask_inplace
+from .mask import encode_frame, encode_masked_frame, mask_inplace
 from .utf8 import Utf8Validator
 
 __all__ = ["FrameReader", "frame_header", "random_mask_key", "serialize_frame"]
@@ -163,8 +163,17 @@ def serialize_frame(
     ``mask`` must be true on the client side: the payload is then masked with a
     fresh random key. The length uses the minimal encoding.
     """
+    global _key_pool, _key_pool_pos
     first = first_byte(opcode, fin, rsv1, rsv2, rsv3)
-    return encode_frame(first, data, random_mask_key() if mask else None)
+    if not mask:
+        return encode_frame(first, data, None)
+    # random_mask_key(), without creating the key as an object.
+    if _key_pool_pos >= _KEY_POOL_SIZE:
+        _key_pool = os.urandom(_KEY_POOL_SIZE)
+        _key_pool_pos = 0
+    offset = _key_pool_pos
+    _key_pool_pos = offset + 4
+    return encode_masked_frame(first, data, _key_pool, offset)
 
 
 class FrameReader:

@@ -21,3 +21,5 @@ cpdef void mask_inplace(object buffer, Py_ssize_t start, Py_ssize_t end, object 
 cpdef bytes mask_with_prefix(bytes prefix, object data, object key)
 
 cpdef bytes encode_frame(int first_byte, object data, object key)
+
+cpdef bytes encode_masked_frame(int first_byte, object data, bytes keys, Py_ssize_t key_offset)

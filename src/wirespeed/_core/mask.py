@@ -33,7 +33,14 @@ from __future__ import annotations
 
 from typing import Optional, Union
 
-__all__ = ["apply_mask", "encode_frame", "mask_inplace", "mask_slice", "mask_with_prefix"]
+__all__ = [
+    "apply_mask",
+    "encode_frame",
+    "encode_masked_frame",
+    "mask_inplace",
+    "mask_slice",
+    "mask_with_prefix",
+]
 
 #: Anything :func:`apply_mask` and :func:`mask_slice` accept as a buffer.
 BufferLike = Union[bytes, bytearray, memoryview]
@@ -183,3 +190,14 @@ def encode_frame(first_byte: int, data: BufferLike, key: Optional[BufferLike]) -
     if key is None:
         return header + bytes(data)
     return header + bytes(key) + apply_mask(data, key)
+
+
+def encode_masked_frame(first_byte: int, data: BufferLike, keys: bytes, key_offset: int) -> bytes:
+    """Encode a client frame whose masking key is ``keys[key_offset:key_offset + 4]``.
+
+    Same result as ``encode_frame(first_byte, data, keys[key_offset:key_offset + 4])``;
+    the compiled version reads the key in place, from a pool of random bytes.
+    """
+    if not 0 <= key_offset <= len(keys) - 4:
+        raise ValueError(f"no 4-byte key at offset {key_offset} of {len(keys)} bytes")
+    return encode_frame(first_byte, data, keys[key_offset : key_offset + 4])

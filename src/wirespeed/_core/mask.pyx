@@ -27,7 +27,14 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes
 from libc.stdint cimport uint64_t
 from libc.string cimport memcpy
 
-__all__ = ["apply_mask", "encode_frame", "mask_inplace", "mask_slice", "mask_with_prefix"]
+__all__ = [
+    "apply_mask",
+    "encode_frame",
+    "encode_masked_frame",
+    "mask_inplace",
+    "mask_slice",
+    "mask_with_prefix",
+]
 
 # Payloads at least this long are masked with the GIL released.
 cdef enum:
@@ -146,14 +153,34 @@ cpdef bytes encode_frame(int first_byte, object data, object key):
     length uses the minimal encoding. One allocation, one pass over the payload.
     """
     cdef unsigned char key_bytes[4]
+    if key is None:
+        return _encode(first_byte, data, NULL)
+    _read_key(key, key_bytes)
+    return _encode(first_byte, data, key_bytes)
+
+
+cpdef bytes encode_masked_frame(int first_byte, object data, bytes keys, Py_ssize_t key_offset):
+    """Encode a client frame whose masking key is ``keys[key_offset:key_offset + 4]``.
+
+    Same result as ``encode_frame(first_byte, data, keys[key_offset:key_offset + 4])``,
+    without creating the key as an object: ``keys`` is a pool of random bytes.
+    """
+    if keys is None or not 0 <= key_offset <= PyBytes_GET_SIZE(keys) - 4:
+        raise ValueError(f"no 4-byte key at offset {key_offset} of the key pool")
+    return _encode(first_byte, data, <const unsigned char*>PyBytes_AS_STRING(keys) + key_offset)
+
+
+cdef bytes _encode(int first_byte, object data, const unsigned char* key):
+    """encode_frame() with ``key`` a 4-byte C array, or NULL for an unmasked frame."""
+    cdef unsigned char key_bytes[4]
     cdef Py_buffer view
     cdef Py_ssize_t length, header_length
     cdef unsigned char mask_bit = 0
     cdef bytes result
     cdef unsigned char* dst
     cdef int i
-    if key is not None:
-        _read_key(key, key_bytes)
+    if key != NULL:
+        memcpy(key_bytes, key, 4)
         mask_bit = 0x80
     PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
     try:

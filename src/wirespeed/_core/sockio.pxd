@@ -1,9 +1,11 @@
-# Cython declarations for wirespeed/_core/sendio.pyx (direct socket writes).
+# Cython declarations for wirespeed/_core/sockio.pyx (direct socket reads and writes).
 #
 # Compiled modules use them with:
 #
-#     from wirespeed._core.sendio cimport write_some, writev_some
+#     from wirespeed._core.sockio cimport read_into, write_some, writev_some
 
 cpdef Py_ssize_t write_some(int fd, object data) except -3
 
 cpdef Py_ssize_t writev_some(int fd, object header, object payload) except -3
+
+cpdef Py_ssize_t read_into(int fd, object buffer) except -3

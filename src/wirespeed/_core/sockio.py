@@ -1,13 +1,16 @@
-"""Writing to a non-blocking socket without going through an asyncio transport.
+"""Reading and writing a non-blocking socket without an asyncio transport's code.
 
 The listener face writes frames straight to the socket when the transport has
-nothing buffered (see :mod:`wirespeed._core.transport`). These two functions
-are that write: they return the number of bytes the socket took, ``-1`` if it
-took nothing because its buffer is full (``EAGAIN``), or ``-2`` on any other
-error, which the caller leaves to the transport to report (it hands it the
-same bytes, and its own write fails the same way).
+nothing buffered, and on asyncio's own loop it reads the socket straight into
+the receive buffer (see :mod:`wirespeed._core.transport`). The two write
+functions return the number of bytes the socket took, ``-1`` if it took
+nothing because its buffer is full (``EAGAIN``), or ``-2`` on any other error,
+which the caller leaves to the transport to report (it hands it the same
+bytes, and its own write fails the same way). :func:`read_into` returns the
+number of bytes read (0 at the end of the stream), ``-1`` if there was nothing
+to read, and raises :class:`OSError` on errors.
 
-This pure-Python module is replaced by ``sendio.pyx`` when the extension is
+This pure-Python module is replaced by ``sockio.pyx`` when the extension is
 built; that one makes the system calls without creating Python objects and
 holds the GIL for short writes.
 """
@@ -17,10 +20,21 @@ from __future__ import annotations
 import os
 from typing import Any
 
-__all__ = ["write_some", "writev_some"]
+__all__ = ["read_into", "write_some", "writev_some"]
 
 _write = os.write
 _writev = getattr(os, "writev", None)
+_readv = getattr(os, "readv", None)
+
+
+def read_into(fd: int, buffer: Any) -> int:
+    """Read from ``fd`` into the writable ``buffer``; see the module docstring."""
+    if _readv is None:  # pragma: no cover - Windows, where nothing calls it
+        raise OSError("readv() is not available")
+    try:
+        return _readv(fd, (buffer,))
+    except BlockingIOError:
+        return -1
 
 
 def write_some(fd: int, data: Any) -> int:

@@ -1,20 +1,26 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
 # cython: embedsignature=True, embedsignature.format=python
-"""Writing to a non-blocking socket without going through an asyncio transport.
+"""Reading and writing a non-blocking socket without an asyncio transport's code.
 
-Compiled twin of ``sendio.py`` (same functions, same results): the listener
+Compiled twin of ``sockio.py`` (same functions, same results): the listener
 face writes frames straight to the socket when the transport has nothing
-buffered. Each function returns the number of bytes the socket took, ``-1`` if
-it took nothing because its buffer is full (``EAGAIN``), or ``-2`` on any other
-error, which the caller leaves to the transport to report.
+buffered, and reads straight into its receive buffer on asyncio's own loop.
+The write functions return the number of bytes the socket took, ``-1`` if it
+took nothing because its buffer is full (``EAGAIN``), or ``-2`` on any other
+error, which the caller leaves to the transport to report. ``read_into``
+returns the number of bytes read (0 at the end of the stream), ``-1`` if there
+was nothing to read, and raises ``OSError`` on errors.
 
-The system call runs with the GIL held for writes under 64 KiB (releasing and
-taking it back would cost more than the write), without it for larger ones.
+A write runs with the GIL held under 64 KiB (releasing and taking it back
+would cost more than the write), without it for larger ones. Reads hold the
+GIL, like uvloop's.
 """
 
-from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
+import os
 
-__all__ = ["write_some", "writev_some"]
+from cpython.buffer cimport PyBUF_SIMPLE, PyBUF_WRITABLE, PyBuffer_Release, PyObject_GetBuffer
+
+__all__ = ["read_into", "write_some", "writev_some"]
 
 cdef extern from *:
     """
@@ -29,6 +35,12 @@ cdef extern from *:
                                         const char *b, Py_ssize_t b_size)
     {
         (void)fd; (void)a; (void)a_size; (void)b; (void)b_size;
+        return -2;
+    }
+    static Py_ssize_t wirespeed_read(int fd, char *data, Py_ssize_t size, int *error)
+    {
+        (void)fd; (void)data; (void)size;
+        *error = ENOSYS;
         return -2;
     }
     #else
@@ -65,11 +77,25 @@ cdef extern from *:
         } while (result < 0 && errno == EINTR);
         return wirespeed_result(result);
     }
+    static Py_ssize_t wirespeed_read(int fd, char *data, Py_ssize_t size, int *error)
+    {
+        ssize_t result;
+        do {
+            result = read(fd, data, (size_t)size);
+        } while (result < 0 && errno == EINTR);
+        if (result >= 0)
+            return (Py_ssize_t)result;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return -1;
+        *error = errno;
+        return -2;
+    }
     #endif
     """
     Py_ssize_t wirespeed_write(int fd, const char* data, Py_ssize_t size) nogil
     Py_ssize_t wirespeed_writev2(int fd, const char* a, Py_ssize_t a_size,
                                  const char* b, Py_ssize_t b_size) nogil
+    Py_ssize_t wirespeed_read(int fd, char* data, Py_ssize_t size, int* error) nogil
 
 # Writes at least this long release the GIL.
 cdef enum:
@@ -120,4 +146,24 @@ cpdef Py_ssize_t writev_some(int fd, object header, object payload) except -3:
             PyBuffer_Release(&second)
     finally:
         PyBuffer_Release(&first)
+    return result
+
+
+cpdef Py_ssize_t read_into(int fd, object buffer) except -3:
+    """Read from ``fd`` into the writable ``buffer``.
+
+    :returns: the number of bytes read (0 at the end of the stream), -1 if
+        there was nothing to read (``EAGAIN``).
+    :raises OSError: on any other error (its subclass for the errno).
+    """
+    cdef Py_buffer view
+    cdef Py_ssize_t result
+    cdef int error = 0
+    PyObject_GetBuffer(buffer, &view, PyBUF_WRITABLE)
+    try:
+        result = wirespeed_read(fd, <char*>view.buf, view.len, &error)
+    finally:
+        PyBuffer_Release(&view)
+    if result == -2:
+        raise OSError(error, os.strerror(error))
     return result

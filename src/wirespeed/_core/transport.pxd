@@ -10,7 +10,7 @@ cimport cython
 
 from wirespeed._core.framing cimport FrameReader, frame_header, serialize_frame
 from wirespeed._core.protocol cimport Protocol
-from wirespeed._core.sendio cimport write_some, writev_some
+from wirespeed._core.sockio cimport read_into, write_some, writev_some
 
 cdef tuple MSG_TYPES
 cdef object _SelectorSocketTransport
@@ -31,6 +31,18 @@ cdef class WSFrame:
     cpdef bytes get_payload_as_bytes(self)
     cpdef str get_payload_as_utf8_text(self)
     cpdef str get_payload_as_ascii_text(self)
+
+
+cdef tuple _READER_NEEDS
+
+
+cdef class DirectReader:
+    cdef public object transport
+    cdef public WSProtocolBase protocol
+    cdef public int fd
+
+    @cython.locals(nbytes=Py_ssize_t)
+    cpdef read_ready(self)
 
 
 cdef class WSListener:
@@ -55,6 +67,8 @@ cdef class WSTransport:
     cdef public bint mask
     cdef public int fd
     cdef public bint transport_copies
+    cdef public bint selector
+    cdef public DirectReader direct_reader
     cdef public bint disconnected
     cdef public object disconnected_future
     cdef public object close_timer
@@ -91,6 +105,8 @@ cdef class WSProtocolBase:
     cdef public bytearray handshake_buffer
     cdef public object logger
     cdef public bint trace
+
+    cpdef get_buffer(self, Py_ssize_t sizehint)
 
     @cython.locals(transport=WSTransport)
     cpdef buffer_updated(self, Py_ssize_t nbytes)

@@ -24,7 +24,7 @@ from typing import Any, List, Optional, Union
 from ..frames import Close, Opcode
 from .framing import frame_header, serialize_frame
 from .protocol import Protocol, State
-from .sendio import write_some, writev_some
+from .sockio import read_into, write_some, writev_some
 
 OPEN = State.OPEN
 CLOSING = State.CLOSING
@@ -276,6 +276,94 @@ def direct_write_fd(transport: Any) -> int:
         return -1
 
 
+# What DirectReader uses of asyncio's selector transport (private, but stable
+# from Python 3.8 to 3.13); without any of them, asyncio reads as usual.
+_READER_NEEDS = (
+    "_read_ready_cb",
+    "_read_ready",
+    "_read_ready__on_eof",
+    "_fatal_error",
+    "_conn_lost",
+    "_protocol",
+    "_loop",
+)
+
+
+class DirectReader:
+    """Read a plain socket for asyncio's selector transport, in compiled code.
+
+    asyncio's loop runs its transport's Python code for every read; this
+    reader does the same work (``get_buffer``, one ``read``, ``buffer_updated``;
+    end of stream and errors go to the transport's own handlers) without it.
+    It takes the place of the transport's read callback, so that pausing and
+    resuming reading keep working; if the transport gets another protocol,
+    it hands every read back to the transport.
+    """
+
+    def __init__(self, transport: Any, protocol: Any, fd: int) -> None:
+        self.transport = transport
+        self.protocol = protocol
+        self.fd = fd
+
+    def read_ready(self) -> None:
+        transport = self.transport
+        protocol = self.protocol
+        if transport._protocol is not protocol:
+            transport._read_ready()
+            return
+        if transport._conn_lost:
+            return
+        try:
+            buffer = protocol.get_buffer(-1)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            transport._fatal_error(exc, "Fatal error: protocol.get_buffer() call failed.")
+            return
+        try:
+            nbytes = read_into(self.fd, buffer)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            transport._fatal_error(exc, "Fatal read error on socket transport")
+            return
+        if nbytes < 0:
+            return
+        if nbytes == 0:
+            transport._read_ready__on_eof()
+            return
+        try:
+            protocol.buffer_updated(nbytes)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            transport._fatal_error(exc, "Fatal error: protocol.buffer_updated() call failed.")
+
+
+def install_direct_reader(transport: Any, fd: int) -> Optional[DirectReader]:
+    """Let a :class:`DirectReader` read for ``transport`` (asyncio's, plain TCP).
+
+    Only for a :class:`WSProtocolBase` protocol; returns the reader, or None
+    when asyncio keeps reading.
+    """
+    if fd < 0 or _SelectorSocketTransport is None:
+        return None
+    if type(transport) is not _SelectorSocketTransport:
+        return None
+    protocol = transport.get_protocol()
+    if not isinstance(protocol, WSProtocolBase):
+        return None
+    for name in _READER_NEEDS:
+        if not hasattr(transport, name):
+            return None
+    reader = DirectReader(transport, protocol, fd)
+    transport._read_ready_cb = reader.read_ready
+    if transport.is_reading():
+        # Straight from the selector, without the transport's _read_ready().
+        transport._loop._add_reader(fd, reader.read_ready)
+    return reader
+
+
 class WSTransport:
     """Send frames on one WebSocket connection.
 
@@ -306,6 +394,15 @@ class WSTransport:
         self.mask = is_client_side
         # See direct_write_fd; -1 when every write goes through the transport.
         self.fd = direct_write_fd(underlying_transport)
+        # asyncio's selector transport: its buffer and closing flag are read
+        # directly (its methods are Python code, and on Python 3.12+
+        # get_write_buffer_size() sums its whole buffer).
+        self.selector = (
+            self.fd >= 0
+            and type(underlying_transport) is _SelectorSocketTransport
+            and hasattr(underlying_transport, "_buffer")
+            and hasattr(underlying_transport, "_closing")
+        )
         # Whether the transport copies what it buffers (so a view may be
         # handed to it): asyncio's selector transport before Python 3.12.
         self.transport_copies = (
@@ -313,6 +410,7 @@ class WSTransport:
             and _SelectorSocketTransport is not None
             and type(underlying_transport) is _SelectorSocketTransport
         )
+        self.direct_reader = install_direct_reader(underlying_transport, self.fd)
         self.disconnected = False
         self.disconnected_future: Any = None
         self.close_timer: Any = None
@@ -399,10 +497,10 @@ class WSTransport:
     def write_data(self, data: bytes) -> None:
         """Write ``data`` (immutable) to the socket, or to the transport's buffer."""
         transport = self.underlying_transport
-        if (
-            self.fd >= 0
-            and not transport.get_write_buffer_size()
-            and not transport.is_closing()
+        if self.fd >= 0 and (
+            (not transport._buffer and not transport._closing)
+            if self.selector
+            else (not transport.get_write_buffer_size() and not transport.is_closing())
         ):
             # On EAGAIN (-1) or an error (-2), the transport gets the frame:
             # it reports the error when it tries the same write.
@@ -422,10 +520,10 @@ class WSTransport:
         """
         transport = self.underlying_transport
         sent = 0
-        if (
-            self.fd >= 0
-            and not transport.get_write_buffer_size()
-            and not transport.is_closing()
+        if self.fd >= 0 and (
+            (not transport._buffer and not transport._closing)
+            if self.selector
+            else (not transport.get_write_buffer_size() and not transport.is_closing())
         ):
             sent = writev_some(self.fd, header, payload)
             if sent == len(header) + len(payload):
