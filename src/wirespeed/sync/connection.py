@@ -340,8 +340,20 @@ class Connection:
             )
         self.app_reading = True
         try:
-            deadline = None if timeout is None else time.monotonic() + timeout
             pending = self.pending
+            if timeout is None and not pending and not self.frames:
+                # The common case, next_frame() inlined: nothing is queued,
+                # read the socket in this thread.
+                self.caught_up = True
+                frame = self.read_for_application(None)
+                if frame is not None:
+                    if frame.fin:
+                        data = frame.data
+                        if decode is None and frame.opcode is OP_BINARY and type(data) is bytes:
+                            return data
+                        return self.decode_message(frame.opcode, data, decode)
+                    pending.append(frame)
+            deadline = None if timeout is None else time.monotonic() + timeout
             while True:
                 frame = self.next_frame(deadline)
                 if frame.fin and not pending:
