@@ -8,6 +8,23 @@ from wirespeed._core.protocol cimport Protocol
 from wirespeed._core.transport cimport WSListener, WSTransport
 
 
+cdef int PENDING, DONE, CANCELLED
+cdef object current_task
+cdef object NO_MESSAGE
+
+
+cdef class Waiter:
+    cdef public bint _asyncio_future_blocking
+    cdef public object callback
+    cdef public object context
+    cdef public object loop
+    cdef public int state
+    cdef public bint yielded
+
+    cpdef Waiter arm(self)
+    cpdef wake(self, bint now)
+
+
 cdef class Fragment:
     cdef public object data
     cdef public bint text
@@ -33,7 +50,7 @@ cdef class Connection(WSListener):
     cdef public object response
     cdef public object messages
     cdef public bint fragments_in_progress
-    cdef public object recv_waiter
+    cdef public Waiter recv_waiter
     cdef public bint recv_in_progress
     cdef public bint reading_paused
     cdef public bint writing_paused
@@ -44,3 +61,12 @@ cdef class Connection(WSListener):
     cdef public object keepalive_timeout_timer
     cdef public object closed_waiter
     cdef public bint disconnected
+    cdef public Waiter waiter
+
+    cpdef Waiter start_waiting(self)
+    cpdef stop_waiting(self, Waiter waiter)
+    cpdef object take_message(self)
+
+
+cdef class MessageIterator:
+    cdef Connection connection
