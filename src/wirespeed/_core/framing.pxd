@@ -69,11 +69,12 @@ cdef class FrameReader:
     cdef public Py_ssize_t message_size
     cdef public int message_kind
     cdef public bint last_frame_validated
+    cdef public Py_ssize_t read_limit
 
     @cython.locals(size=Py_ssize_t)
     cpdef void feed(self, object data) except *
 
-    @cython.locals(wanted=Py_ssize_t, remaining=Py_ssize_t)
+    @cython.locals(wanted=Py_ssize_t, remaining=Py_ssize_t, limit=Py_ssize_t)
     cpdef object get_buffer(self, Py_ssize_t sizehint=*)
 
     cpdef void buffer_updated(self, Py_ssize_t nbytes) noexcept

@@ -228,6 +228,9 @@ class FrameReader:
         # an extension has decoded it.
         self.message_kind = 0
         self.last_frame_validated = False
+        # At most this many bytes per read beyond the rest of the frame being
+        # received (0: as many as the buffer holds). See get_buffer.
+        self.read_limit = 0
 
     def allow_rsv_bits(self, rsv1: bool, rsv2: bool = False, rsv3: bool = False) -> None:
         """Let frames use reserved bits that a negotiated extension defines."""
@@ -262,21 +265,26 @@ class FrameReader:
 
         The space is large enough for the rest of the frame being received
         (so a large frame arrives in few reads), and at least
-        ``MIN_READ_SIZE`` bytes. Report what was written with
-        :meth:`buffer_updated`.
+        ``MIN_READ_SIZE`` bytes. With a :attr:`read_limit`, it is exactly the
+        larger of the rest of the frame and ``read_limit`` bytes: what one read
+        can bring in ahead of the parser is bounded. Report what was written
+        with :meth:`buffer_updated`.
         """
         if self.pos == self.end:
             # Everything was consumed: receive at the front again, so that a
             # large frame never has to be moved.
             self.pos = 0
             self.end = 0
-        wanted = MIN_READ_SIZE
+        limit = self.read_limit
+        wanted = MIN_READ_SIZE if limit <= 0 else limit
         if self.header_done:
             remaining = self.length - (self.end - self.pos)
             if remaining > wanted:
                 wanted = remaining
         if len(self.buffer) - self.end < wanted:
             self.reserve(wanted)
+        if limit > 0 and len(self.buffer) - self.end > wanted:
+            return self.view[self.end : self.end + wanted]
         if self.end == 0:
             return self.view
         return self.view[self.end :]

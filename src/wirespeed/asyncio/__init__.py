@@ -11,8 +11,9 @@ Where it differs from websockets:
 
 * ``compression`` accepts only ``None`` for now (websockets defaults to
   ``"deflate"``); permessage-deflate comes with the listener face;
-* ``read_limit`` is accepted and ignored: the listener face reads at most
-  64 KiB, or the rest of the frame being received, ahead of the parser;
+* ``read_limit`` bounds what one read brings in ahead of the parser (beyond
+  the rest of the frame being received) rather than a stream buffer's size:
+  frames are parsed as soon as they are read;
 * ``max_queue`` counts frames (as websockets' new implementation does), and
   its low-water mark defaults to a quarter of the high-water mark;
 * :func:`route` takes ``{"/path/{name}": handler}`` patterns rather than a

@@ -158,8 +158,8 @@ class connect:
         disables the limit.
     :param max_queue: high-water mark of the receive queue, in frames, or
         ``(high, low)``; reading stops while the queue is full.
-    :param read_limit: accepted for compatibility; the listener face reads at
-        most 64 KiB, or the rest of the frame being received, ahead of the parser.
+    :param read_limit: the most bytes one read brings in ahead of the parser,
+        beyond the rest of the frame being received.
     :param write_limit: high-water mark of the write buffer, in bytes, or
         ``(high, low)``; :meth:`~Connection.send` waits while it is exceeded.
     :param logger: logger for the connection; defaults to
@@ -225,6 +225,7 @@ class connect:
             ping_timeout=ping_timeout,
             close_timeout=close_timeout,
             max_queue=max_queue,
+            read_limit=read_limit,
             write_limit=write_limit,
             logger=logger,
         )

@@ -40,6 +40,7 @@ cdef class Connection(WSListener):
     cdef public Py_ssize_t max_queue_low
     cdef public object write_limit_high
     cdef public Py_ssize_t write_limit_low
+    cdef public Py_ssize_t read_limit
     cdef public object logger
     cdef public double latency
     cdef public object loop

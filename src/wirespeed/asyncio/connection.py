@@ -253,6 +253,11 @@ class Connection(WSListener):
     :param max_queue: the receive queue's high-water mark, in frames
         (``(high, low)`` sets the low-water mark too; it defaults to a quarter
         of ``high``); ``None`` disables flow control on receiving.
+    :param read_limit: the most bytes one read from the socket brings in
+        ahead of the parser, beyond the rest of the frame being received
+        (at least 1). While reading is paused (``max_queue``), frames that
+        were read but not yet queued hold at most this much memory, and the
+        queue goes over ``max_queue`` by at most the frames that fit in it.
     :param write_limit: the write buffer's high-water mark, in bytes
         (``(high, low)`` sets the low-water mark too; it defaults to a quarter
         of ``high``).
@@ -266,12 +271,16 @@ class Connection(WSListener):
         ping_timeout: Optional[float] = 20,
         close_timeout: Optional[float] = 10,
         max_queue: Limit = 2**5,
+        read_limit: int = 2**16,
         write_limit: Limit = 2**16,
         logger: Any = None,
         **kwargs: Any,
     ) -> None:
         if kwargs:
             raise TypeError(f"unexpected keyword arguments: {', '.join(sorted(kwargs))}")
+        if read_limit < 1:
+            raise ValueError(f"read_limit must be at least 1; got {read_limit!r}")
+        self.read_limit = read_limit
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
         self.close_timeout = close_timeout
@@ -325,6 +334,8 @@ class Connection(WSListener):
         self.waiter = Waiter(self.loop)
         self.request = transport.request
         self.response = transport.response
+        # Bound what one read brings in ahead of the parser.
+        transport.protocol.reader.read_limit = self.read_limit
         if self.close_timeout is not None:
             transport.close_timeout = self.close_timeout
         else:

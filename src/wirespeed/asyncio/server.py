@@ -417,6 +417,7 @@ class serve:
             ping_timeout=ping_timeout,
             close_timeout=close_timeout,
             max_queue=max_queue,
+            read_limit=read_limit,
             write_limit=write_limit,
             logger=logger,
         )
