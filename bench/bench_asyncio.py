@@ -2,16 +2,16 @@
 """Benchmark of the asyncio face: round trips against picows and websockets.
 
 Not a test: it asserts nothing about speed. Each library runs as both client
-and server (wirespeed.asyncio against wirespeed.asyncio, picows' listener API
-against itself, websockets 17 against itself, and picows' own
-websockets-compatible layer ``picows.websockets`` when present), one message
-in flight, binary messages, compression off, no size limit. Both processes are
+and server (wirespeed.asyncio against wirespeed.asyncio, wirespeed's listener
+face and picows' listener API against themselves, websockets 17 against itself,
+and picows' own websockets-compatible layer ``picows.websockets`` when
+present), one message in flight, binary messages, compression off, no size limit. Both processes are
 pinned to one CPU (``--cpu``, as ``taskset -c 0`` would do): a round trip then
 costs exactly the CPU both sides spend, which is what the table ranks.
 
 Usage::
 
-    python bench/bench_asyncio.py                        # about 2 minutes
+    python bench/bench_asyncio.py --cpu 1               # about 3 minutes
     python bench/bench_asyncio.py --runs 2 --json out.json
     python bench/bench_asyncio.py --loops uvloop --sizes 256 --duration 0.5
 
@@ -22,7 +22,10 @@ and websockets roles; the children are this script itself
 ``client + server`` CPU microseconds per round trip; with ``--runs N`` the
 median and the range over the runs. ``x picows`` divides the rate by the
 picows listener row's on the same loop and size; ``x picows cpu`` divides
-picows' CPU per round trip by the row's (above 1: cheaper than picows).
+picows' CPU per round trip by the row's (above 1: cheaper than picows);
+``x websockets`` and ``x websockets cpu`` do the same against websockets' row.
+The wirespeed-listener row shows what the asyncio face costs on top of the
+listener face it is built on.
 """
 
 from __future__ import annotations
@@ -41,8 +44,15 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 HOST = "127.0.0.1"
 
-LIBRARIES = ["wirespeed-asyncio", "picows", "websockets", "picows-websockets"]
+LIBRARIES = [
+    "wirespeed-asyncio",
+    "wirespeed-listener",
+    "picows",
+    "websockets",
+    "picows-websockets",
+]
 REFERENCE = "picows"
+SECOND_REFERENCE = "websockets"
 
 
 # The libraries, as roles for echo.measure (children only)
@@ -93,10 +103,10 @@ def load_role(name: str):
         return AsyncioFaceRole()
     if name == "picows-websockets":
         return AsyncioFaceRole("picows.websockets")
-    if name == "picows":
+    if name in ("picows", "wirespeed-listener"):
         from echo.listener import ListenerRole
 
-        return ListenerRole("picows")
+        return ListenerRole("picows" if name == "picows" else "wirespeed")
     if name == "websockets":
         from echo.websockets_role import WebsocketsRole
 
@@ -204,6 +214,7 @@ def available(lib: str, src: str) -> bool:
     module = {
         "wirespeed-asyncio": "wirespeed.asyncio",
         "picows": "picows",
+        "wirespeed-listener": "wirespeed",
         "websockets": "websockets.asyncio.client",
         "picows-websockets": "picows.websockets",
     }[lib]
@@ -226,6 +237,8 @@ def size_name(size: int) -> str:
         return f"{size // 1000000} MB"
     if size >= 1024 and size % 1024 == 0:
         return f"{size // 1024} KiB"
+    if size >= 1000 and size % 1000 == 0:
+        return f"{size // 1000} kB"
     return f"{size} B"
 
 
@@ -234,7 +247,7 @@ def main() -> int:
         child(sys.argv[2:])
         return 0
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sizes", default="256,8192,1000000")
+    parser.add_argument("--sizes", default="256,8192,100000,1000000")
     parser.add_argument("--loops", default="uvloop,asyncio")
     parser.add_argument("--libs", default=",".join(LIBRARIES))
     parser.add_argument("--duration", type=float, default=1.0, help="measured seconds per size")
@@ -271,12 +284,15 @@ def main() -> int:
     sizes = [int(part) for part in args.sizes.split(",")]
     print(
         "| size | loop | library | round trips/s | client + server us/rt "
-        "| x picows | x picows cpu |"
+        "| x picows | x picows cpu | x websockets | x websockets cpu |"
     )
-    print("|" + " --- |" * 7)
+    print("|" + " --- |" * 9)
     for size in sizes:
         for loop in loops:
-            reference = results.get((REFERENCE, loop, size))
+            references = [
+                results.get((REFERENCE, loop, size)),
+                results.get((SECOND_REFERENCE, loop, size)),
+            ]
             for lib in libs:
                 records = results[(lib, loop, size)]
                 rates = [r["rate"] for r in records]
@@ -285,19 +301,20 @@ def main() -> int:
                     f"{statistics.median(r['client_cpu_us'] for r in records):.1f} + "
                     f"{statistics.median(r['server_cpu_us'] for r in records):.1f}"
                 )
-                if reference:
-                    ratios = [r["rate"] / ref["rate"] for r, ref in zip(records, reference)]
-                    cpu_ratios = [
-                        (ref["client_cpu_us"] + ref["server_cpu_us"]) / cpu
-                        for cpu, ref in zip(cpus, reference)
-                    ]
-                    ratio = summarize(ratios, "{:.2f}")
-                    cpu_ratio = summarize(cpu_ratios, "{:.2f}")
-                else:
-                    ratio = cpu_ratio = "-"
+                cells = []
+                for reference in references:
+                    if reference:
+                        ratios = [r["rate"] / ref["rate"] for r, ref in zip(records, reference)]
+                        cpu_ratios = [
+                            (ref["client_cpu_us"] + ref["server_cpu_us"]) / cpu
+                            for cpu, ref in zip(cpus, reference)
+                        ]
+                        cells += [summarize(ratios, "{:.2f}"), summarize(cpu_ratios, "{:.2f}")]
+                    else:
+                        cells += ["-", "-"]
                 print(
                     f"| {size_name(size)} | {loop} | {lib} | {summarize(rates, '{:,.0f}')} | "
-                    f"{split} ({summarize(cpus, '{:.1f}')}) | {ratio} | {cpu_ratio} |"
+                    f"{split} ({summarize(cpus, '{:.1f}')}) | {' | '.join(cells)} |"
                 )
     if args.json:
         with open(args.json, "w") as output:
