@@ -8,7 +8,8 @@
 
 cimport cython
 
-from wirespeed._core.framing cimport FrameReader, frame_header, serialize_frame
+from wirespeed._core.framing cimport FrameReader, frame_header, random_mask_key, serialize_frame
+from wirespeed._core.mask cimport mask_inplace
 from wirespeed._core.protocol cimport Protocol
 from wirespeed._core.sockio cimport read_into, write_some, writev_some
 
@@ -31,6 +32,7 @@ cdef class WSFrame:
     cpdef bytes get_payload_as_bytes(self)
     cpdef str get_payload_as_utf8_text(self)
     cpdef str get_payload_as_ascii_text(self)
+    cpdef get_close_reason(self)
 
 
 cdef tuple _READER_NEEDS
@@ -84,6 +86,14 @@ cdef class WSTransport:
 
     @cython.locals(protocol=Protocol, length=Py_ssize_t, key=bytes, header=bytes)
     cpdef send(self, int msg_type, object message=*, bint fin=*, bint rsv1=*, bint compress=*)
+
+    @cython.locals(protocol=Protocol, size=Py_ssize_t, length=Py_ssize_t, start=Py_ssize_t,
+                   key=bytes, header=bytes)
+    cpdef send_reuse_external_bytearray(self, int msg_type, object buffer, Py_ssize_t msg_offset,
+                                        bint fin=*, bint rsv1=*)
+
+    @cython.locals(sent=Py_ssize_t)
+    cpdef write_view(self, object data)
 
     @cython.locals(sent=Py_ssize_t)
     cpdef write_data(self, bytes data)

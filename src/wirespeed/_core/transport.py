@@ -22,7 +22,8 @@ import sys
 from typing import Any, List, Optional, Union
 
 from ..frames import Close, Opcode
-from .framing import frame_header, serialize_frame
+from .framing import frame_header, random_mask_key, serialize_frame
+from .mask import mask_inplace
 from .protocol import Protocol, State
 from .sockio import read_into, write_some, writev_some
 
@@ -193,6 +194,19 @@ class WSFrame:
         if len(payload) <= 2:
             return None
         return payload[2:]
+
+    def get_close_reason(self) -> Optional[str]:
+        """Return the reason of a close frame, decoded from UTF-8; None if it has none.
+
+        :raises ValueError: if the frame is not a close frame.
+        :raises UnicodeDecodeError: if the reason is not valid UTF-8 (the
+            connection already failed with 1007 when such a frame arrived).
+        """
+        if self.msg_type != WSMsgType.CLOSE:
+            raise ValueError("get_close_reason() is for CLOSE frames")
+        if self.payload_size <= 2:
+            return None
+        return str(self.get_payload_as_memoryview()[2:], "utf-8")
 
     def __str__(self) -> str:
         return (
@@ -541,6 +555,92 @@ class WSTransport:
             transport.write(payload[sent:] if sent else payload)
         else:
             transport.write(bytes(payload[sent:] if sent else payload))
+
+    def send_reuse_external_bytearray(
+        self,
+        msg_type: int,
+        buffer: bytearray,
+        msg_offset: int,
+        fin: bool = True,
+        rsv1: bool = False,
+    ) -> None:
+        """Send ``buffer[msg_offset:]`` as one frame, building the frame in ``buffer``.
+
+        The frame header is written into the bytes just before
+        ``msg_offset``, and on the client side the payload is masked in
+        place, so the payload is not copied into a new frame. ``buffer`` is
+        changed by the call (header bytes, masked payload); the application
+        may reuse it once the call returns.
+
+        :param msg_type: a :class:`WSMsgType`, except ``CLOSE`` (use
+            :meth:`send_close`).
+        :param buffer: a :class:`bytearray` holding at least 14 free bytes,
+            then the payload.
+        :param msg_offset: where the payload starts in ``buffer``; at least 14.
+        :param fin: False for every frame of a fragmented message but the last.
+        :param rsv1: the RSV1 bit, for an extension the application implements.
+        :raises ValueError: if ``buffer`` is None, ``msg_offset`` is below 14
+            or beyond the end of ``buffer``, or ``msg_type`` is ``CLOSE``.
+
+        Frames sent after the connection started closing are dropped.
+        """
+        if buffer is None:
+            raise ValueError("send_reuse_external_bytearray() needs a bytearray, not None")
+        if not isinstance(buffer, bytearray):
+            raise TypeError(f"buffer must be a bytearray, not {type(buffer).__name__}")
+        if msg_offset < 14:
+            raise ValueError(
+                "buffer must have at least 14 bytes available before the message: "
+                f"msg_offset is {msg_offset}"
+            )
+        if msg_type == 8:
+            raise ValueError(
+                "send a CLOSE frame with send_close(), not send_reuse_external_bytearray()"
+            )
+        size = len(buffer)
+        if msg_offset > size:
+            raise ValueError(
+                f"msg_offset {msg_offset} is beyond the end of the buffer ({size} bytes)"
+            )
+        length = size - msg_offset
+        protocol = self.protocol
+        if msg_type & 0x08 or protocol.extensions or protocol._state is not OPEN:
+            # Rare cases: control frames (checked by send()), compression
+            # (the encoder builds the frame), a closing connection.
+            self.send(msg_type, memoryview(buffer)[msg_offset:], fin, rsv1)
+            return
+        if self.mask:
+            key = random_mask_key()
+            header = frame_header(msg_type, length, fin, rsv1, False, False, key)
+            mask_inplace(buffer, msg_offset, size, key, 0)
+        else:
+            header = frame_header(msg_type, length, fin, rsv1)
+        start = msg_offset - len(header)
+        buffer[start:msg_offset] = header
+        self.write_view(memoryview(buffer)[start:])
+
+    def write_view(self, data: Any) -> None:
+        """Write ``data``, a buffer that may change once this returns.
+
+        It is copied only if the socket does not take all of it at once and
+        the transport would keep a reference to it.
+        """
+        transport = self.underlying_transport
+        sent = 0
+        if self.fd >= 0 and (
+            (not transport._buffer and not transport._closing)
+            if self.selector
+            else (not transport.get_write_buffer_size() and not transport.is_closing())
+        ):
+            sent = write_some(self.fd, data)
+            if sent == len(data):
+                return
+            if sent < 0:
+                sent = 0
+        if self.transport_copies:
+            transport.write(data[sent:] if sent else data)
+        else:
+            transport.write(bytes(data[sent:] if sent else data))
 
     def send_ping(self, message: Any = b"") -> None:
         """Send a PING frame."""
