@@ -362,3 +362,14 @@ def test_read_into() -> None:
         left.close()
     with pytest.raises(OSError):
         read_into(left.fileno(), bytearray(4))
+
+
+def test_new_buffer() -> None:
+    from wirespeed._core.sockio import new_buffer
+
+    for size in (0, 1, 4096, 3 * 2**20):
+        buffer = new_buffer(size)
+        assert type(buffer) is bytearray
+        assert len(buffer) == size
+    with pytest.raises(ValueError):
+        new_buffer(-1)

@@ -5,6 +5,7 @@ cimport cython
 
 from wirespeed.frames cimport Frame
 from wirespeed._core.mask cimport encode_frame, encode_masked_frame, mask_inplace
+from wirespeed._core.sockio cimport new_buffer
 from wirespeed._core.utf8 cimport Utf8Validator
 
 cdef tuple OPCODES

@@ -34,6 +34,7 @@ from typing import Optional
 from ..exceptions import PayloadTooBig, ProtocolError
 from ..frames import Frame, Opcode
 from .mask import encode_frame, encode_masked_frame, mask_inplace
+from .sockio import new_buffer
 from .utf8 import Utf8Validator
 
 __all__ = ["FrameReader", "frame_header", "random_mask_key", "serialize_frame"]
@@ -311,7 +312,8 @@ class FrameReader:
                 new_capacity = pending + size
             if new_capacity < 4096:
                 new_capacity = 4096
-            buffer = bytearray(new_capacity)
+            # Uninitialised: only received bytes are ever read from it.
+            buffer = new_buffer(new_capacity)
             buffer[0:pending] = self.view[self.pos : self.end]
             self.buffer = buffer
             self.view = memoryview(buffer)

@@ -2,10 +2,12 @@
 #
 # Compiled modules use them with:
 #
-#     from wirespeed._core.sockio cimport read_into, write_some, writev_some
+#     from wirespeed._core.sockio cimport new_buffer, read_into, write_some, writev_some
 
 cpdef Py_ssize_t write_some(int fd, object data) except -3
 
 cpdef Py_ssize_t writev_some(int fd, object header, object payload) except -3
 
 cpdef Py_ssize_t read_into(int fd, object buffer) except -3
+
+cpdef bytearray new_buffer(Py_ssize_t size)

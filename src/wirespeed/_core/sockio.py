@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-__all__ = ["read_into", "write_some", "writev_some"]
+__all__ = ["new_buffer", "read_into", "write_some", "writev_some"]
 
 _write = os.write
 _writev = getattr(os, "writev", None)
@@ -57,3 +57,13 @@ def writev_some(fd: int, header: Any, payload: Any) -> int:
         return -1
     except OSError:
         return -2
+
+
+def new_buffer(size: int) -> bytearray:
+    """Return a bytearray of ``size`` bytes to receive into.
+
+    The compiled version leaves its content uninitialised: the receive buffer
+    is only read where bytes were received, and a large buffer is not written
+    to (nor its pages faulted in) before the first read lands in it.
+    """
+    return bytearray(size)

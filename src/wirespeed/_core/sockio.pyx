@@ -19,8 +19,9 @@ GIL, like uvloop's.
 import os
 
 from cpython.buffer cimport PyBUF_SIMPLE, PyBUF_WRITABLE, PyBuffer_Release, PyObject_GetBuffer
+from cpython.bytearray cimport PyByteArray_FromStringAndSize
 
-__all__ = ["read_into", "write_some", "writev_some"]
+__all__ = ["new_buffer", "read_into", "write_some", "writev_some"]
 
 cdef extern from *:
     """
@@ -167,3 +168,15 @@ cpdef Py_ssize_t read_into(int fd, object buffer) except -3:
     if result == -2:
         raise OSError(error, os.strerror(error))
     return result
+
+
+cpdef bytearray new_buffer(Py_ssize_t size):
+    """Return a bytearray of ``size`` bytes to receive into, its content uninitialised.
+
+    The receive buffer is only read where bytes were received, and a large
+    buffer is not written to (nor its pages faulted in) before the first read
+    lands in it.
+    """
+    if size < 0:
+        raise ValueError("negative size")
+    return PyByteArray_FromStringAndSize(NULL, size)
