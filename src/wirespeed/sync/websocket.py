@@ -876,13 +876,11 @@ class WebSocket:
                 if not nbytes:
                     protocol.receive_eof()
                 elif data is None:
-                    if (
-                        protocol.pending_failure is None
-                        and not protocol.discarding
-                        and not protocol.eof_received
-                    ):
-                        # feed_received(), inlined on this hot path.
-                        protocol.complete_message_queued = False
+                    if not protocol.discarding and protocol.pending_failure is None:
+                        # feed_received(), inlined on this hot path: after EOF
+                        # the protocol discards, and complete_message_queued
+                        # is already false (events_received() follows every
+                        # feed, below).
                         protocol.reader.buffer_updated(nbytes)
                         protocol.parse_frames()
                     else:
