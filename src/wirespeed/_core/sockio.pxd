@@ -11,3 +11,7 @@ cpdef Py_ssize_t writev_some(int fd, object header, object payload) except -3
 cpdef Py_ssize_t read_into(int fd, object buffer) except -3
 
 cpdef bytearray new_buffer(Py_ssize_t size)
+
+cpdef object view_slice(object view, Py_ssize_t start, Py_ssize_t length)
+
+cpdef bytes view_bytes(object view, Py_ssize_t start, Py_ssize_t length)

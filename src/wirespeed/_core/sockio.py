@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-__all__ = ["new_buffer", "read_into", "write_some", "writev_some"]
+__all__ = ["new_buffer", "read_into", "view_bytes", "view_slice", "write_some", "writev_some"]
 
 _write = os.write
 _writev = getattr(os, "writev", None)
@@ -67,3 +67,17 @@ def new_buffer(size: int) -> bytearray:
     to (nor its pages faulted in) before the first read lands in it.
     """
     return bytearray(size)
+
+
+def view_slice(view: memoryview, start: int, length: int) -> memoryview:
+    """Return ``view[start:start + length]`` (the compiled version makes no slice object)."""
+    if start < 0 or length < 0 or start + length > len(view):
+        raise IndexError(f"[{start}:{start + length}] is outside a view of {len(view)} bytes")
+    return view[start : start + length]
+
+
+def view_bytes(view: memoryview, start: int, length: int) -> bytes:
+    """Return a copy of ``view[start:start + length]`` as bytes."""
+    if start < 0 or length < 0 or start + length > len(view):
+        raise IndexError(f"[{start}:{start + length}] is outside a view of {len(view)} bytes")
+    return bytes(view[start : start + length])

@@ -20,8 +20,10 @@ import os
 
 from cpython.buffer cimport PyBUF_SIMPLE, PyBUF_WRITABLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytearray cimport PyByteArray_FromStringAndSize
+from cpython.bytes cimport PyBytes_FromStringAndSize
+from cpython.memoryview cimport PyMemoryView_FromObject, PyMemoryView_GET_BUFFER
 
-__all__ = ["new_buffer", "read_into", "write_some", "writev_some"]
+__all__ = ["new_buffer", "read_into", "view_bytes", "view_slice", "write_some", "writev_some"]
 
 cdef extern from *:
     """
@@ -180,3 +182,44 @@ cpdef bytearray new_buffer(Py_ssize_t size):
     if size < 0:
         raise ValueError("negative size")
     return PyByteArray_FromStringAndSize(NULL, size)
+
+
+cdef inline int _check_slice(Py_buffer* buffer, Py_ssize_t start, Py_ssize_t length) except -1:
+    if start < 0 or length < 0 or start + length > buffer.len:
+        raise IndexError(f"[{start}:{start + length}] is outside a view of {buffer.len} bytes")
+    return 0
+
+
+cpdef object view_slice(object view, Py_ssize_t start, Py_ssize_t length):
+    """Return ``view[start:start + length]``.
+
+    For a one-dimensional memoryview of bytes (the receive buffer's), the new
+    view is made like CPython's slicing makes it (it shares the same buffer
+    export), without creating a slice object and its two integers.
+    """
+    cdef Py_buffer* buffer
+    cdef object result
+    if type(view) is not memoryview:
+        return view[start : start + length]
+    buffer = PyMemoryView_GET_BUFFER(view)
+    if buffer.ndim != 1 or buffer.itemsize != 1 or buffer.strides == NULL or buffer.strides[0] != 1:
+        return view[start : start + length]
+    _check_slice(buffer, start, length)
+    result = PyMemoryView_FromObject(view)
+    buffer = PyMemoryView_GET_BUFFER(result)
+    buffer.buf = <char*>buffer.buf + start
+    buffer.len = length
+    buffer.shape[0] = length
+    return result
+
+
+cpdef bytes view_bytes(object view, Py_ssize_t start, Py_ssize_t length):
+    """Return a copy of ``view[start:start + length]`` as bytes."""
+    cdef Py_buffer* buffer
+    if type(view) is not memoryview:
+        return bytes(view[start : start + length])
+    buffer = PyMemoryView_GET_BUFFER(view)
+    if buffer.ndim != 1 or buffer.itemsize != 1 or buffer.strides == NULL or buffer.strides[0] != 1:
+        return bytes(view[start : start + length])
+    _check_slice(buffer, start, length)
+    return PyBytes_FromStringAndSize(<char*>buffer.buf + start, length)

@@ -11,7 +11,7 @@ cimport cython
 from wirespeed._core.framing cimport FrameReader, frame_header, random_mask_key, serialize_frame
 from wirespeed._core.mask cimport mask_inplace
 from wirespeed._core.protocol cimport Protocol
-from wirespeed._core.sockio cimport read_into, write_some, writev_some
+from wirespeed._core.sockio cimport read_into, view_bytes, view_slice, write_some, writev_some
 
 cdef tuple MSG_TYPES
 cdef object _SelectorSocketTransport

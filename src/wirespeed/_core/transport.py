@@ -25,7 +25,7 @@ from ..frames import Close, Opcode
 from .framing import frame_header, random_mask_key, serialize_frame
 from .mask import mask_inplace
 from .protocol import Protocol, State
-from .sockio import read_into, write_some, writev_some
+from .sockio import read_into, view_bytes, view_slice, write_some, writev_some
 
 OPEN = State.OPEN
 CLOSING = State.CLOSING
@@ -161,13 +161,13 @@ class WSFrame:
         """Return the payload without copying it (valid during the callback only)."""
         if self.data is not None:
             return memoryview(self.data)
-        return self.view[self.start : self.start + self.payload_size]
+        return view_slice(self.view, self.start, self.payload_size)
 
     def get_payload_as_bytes(self) -> bytes:
         """Return a copy of the payload."""
         if self.data is not None:
             return self.data
-        return bytes(self.view[self.start : self.start + self.payload_size])
+        return view_bytes(self.view, self.start, self.payload_size)
 
     def get_payload_as_utf8_text(self) -> str:
         """Decode the payload as UTF-8 (text frames are already validated)."""
