@@ -366,11 +366,14 @@ class Protocol:
         max_size = None
         if self.max_message_size is not None and is_data:
             max_size = self.max_message_size - self.decoded_size
-        if self.max_fragment_size is not None and is_data:
-            # A decoded frame is bounded like a received one: the listener
-            # face limits frames only, and a deflate bomb fits in one frame.
-            if max_size is None or self.max_fragment_size < max_size:
-                max_size = self.max_fragment_size
+        # A decoded frame is bounded like a received one: the listener face
+        # limits frames only, and a deflate bomb fits in one frame.
+        if (
+            self.max_fragment_size is not None
+            and is_data
+            and (max_size is None or self.max_fragment_size < max_size)
+        ):
+            max_size = self.max_fragment_size
         for extension in reversed(self.extensions):
             frame = extension.decode(frame, max_size=max_size)
         frame.check()
