@@ -477,6 +477,46 @@ def test_max_queue_pauses_reading_so_tcp_slows_the_sender() -> None:
     run(main(), timeout=20)
 
 
+def test_message_with_more_fragments_than_max_queue_arrives_while_recv_waits() -> None:
+    """Reading resumes for a message longer than max_queue even when recv was already waiting.
+
+    The frame that fills the queue pauses reading; recv, woken by that very
+    frame, must see the pause and resume, or the message never completes.
+    """
+    fragments = 12
+
+    class SlowFragmenter(WSListener):
+        def on_ws_connected(self, transport):
+            async def send_fragments():
+                for index in range(fragments):
+                    first = index == 0
+                    transport.send(
+                        WSMsgType.TEXT if first else WSMsgType.CONTINUATION,
+                        b"%02d" % index,
+                        fin=index == fragments - 1,
+                    )
+                    if index < fragments - 1:
+                        # One fragment per read, while recv() waits for the rest.
+                        await asyncio.sleep(0.005)
+
+            self.task = asyncio.ensure_future(send_fragments())
+
+    async def main() -> None:
+        server = await listener_server(SlowFragmenter)
+        try:
+            async with connect(
+                f"ws://{HOST}:{port_of(server)}/", max_queue=4, compression=None
+            ) as ws:
+                message = await asyncio.wait_for(ws.recv(), 5)
+                assert message == "".join("%02d" % index for index in range(fragments))
+                assert not ws.reading_paused
+        finally:
+            server.close()
+            await server.wait_closed()
+
+    run(main())
+
+
 def test_write_limit_makes_send_wait_for_drain() -> None:
     async def main() -> None:
         server = await listener_server(Stuck)

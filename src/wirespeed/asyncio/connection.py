@@ -371,16 +371,19 @@ class Connection(WSListener):
             # next flush: keep holding it too.
             protocol.complete_message_queued = True
             protocol.pending_failure_due = False
+        # Pause first, then wake: the coroutine resumed below must see the
+        # pause, to resume reading when it needs more frames than the queue
+        # may hold (a message with more fragments than max_queue).
+        high = self.max_queue_high
+        if high is not None and len(messages) >= high and not self.reading_paused:
+            self.reading_paused = True
+            self.underlying_transport.pause_reading()
         waiter = self.recv_waiter
         if waiter is not None:
             # Resume the coroutine in recv() now: it takes the message and
             # usually answers it before the next frame is parsed.
             self.recv_waiter = None
             waiter.wake(True)
-        high = self.max_queue_high
-        if high is not None and len(messages) >= high and not self.reading_paused:
-            self.reading_paused = True
-            self.underlying_transport.pause_reading()
 
     def fragment_of(self, frame: Any) -> Optional[Fragment]:
         """Return the :class:`Fragment` for a frame of a fragmented message.
