@@ -508,7 +508,7 @@ def test_message_with_more_fragments_than_max_queue_arrives_while_recv_waits() -
                 f"ws://{HOST}:{port_of(server)}/", max_queue=4, compression=None
             ) as ws:
                 message = await asyncio.wait_for(ws.recv(), 5)
-                assert message == "".join("%02d" % index for index in range(fragments))
+                assert message == "".join(f"{index:02d}" for index in range(fragments))
                 assert not ws.reading_paused
         finally:
             server.close()
