@@ -20,6 +20,7 @@ import zlib
 from typing import Any, List
 
 import pytest
+from aiohttp_helpers import aiohttp_echo_server
 from asyncio_helpers import HOST, echo_server, port_of, run, until
 from wire_helpers import RawPeer, Wire, deflate, extension_of, inflate
 
@@ -466,36 +467,15 @@ def test_aiohttp_client_wirespeed_server():
 
 
 def test_wirespeed_client_aiohttp_server():
-    aiohttp = pytest.importorskip("aiohttp")
-    from aiohttp import web
-
-    async def handler(request: Any) -> Any:
-        ws = web.WebSocketResponse(compress=15)
-        await ws.prepare(request)
-        async for message in ws:
-            if message.type == aiohttp.WSMsgType.TEXT:
-                await ws.send_str(message.data)
-            elif message.type == aiohttp.WSMsgType.BINARY:
-                await ws.send_bytes(message.data)
-        return ws
+    pytest.importorskip("aiohttp")
 
     async def main() -> None:
-        app = web.Application()
-        app.router.add_get("/", handler)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, HOST, 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        try:
-            async with connect(f"ws://{HOST}:{port}/") as ws:
-                for message in MESSAGES:
-                    await ws.send(message)
-                    assert await ws.recv() == message
-                extension = extension_of(ws)
-                assert extension.compressor is not None and extension.decompressor is not None
-        finally:
-            await runner.cleanup()
+        async with aiohttp_echo_server(compress=15) as port, connect(f"ws://{HOST}:{port}/") as ws:
+            for message in MESSAGES:
+                await ws.send(message)
+                assert await ws.recv() == message
+            extension = extension_of(ws)
+            assert extension.compressor is not None and extension.decompressor is not None
 
     run(main())
 

@@ -6,6 +6,7 @@ import asyncio
 import textwrap
 
 import pytest
+from aiohttp_helpers import aiohttp_echo_server
 from asyncio_helpers import HOST, echo, echo_server, port_of, run
 
 from wirespeed.asyncio import ConnectionClosedOK, connect, serve
@@ -68,31 +69,11 @@ def test_wirespeed_server_closes_websockets_client_with_1001() -> None:
 
 
 def test_aiohttp_server_wirespeed_client() -> None:
-    web = pytest.importorskip("aiohttp.web")
-
-    async def handler(request):
-        ws = web.WebSocketResponse()
-        await ws.prepare(request)
-        async for message in ws:
-            if message.type == web.WSMsgType.TEXT:
-                await ws.send_str(message.data)
-            elif message.type == web.WSMsgType.BINARY:
-                await ws.send_bytes(message.data)
-        return ws
+    pytest.importorskip("aiohttp")
 
     async def main() -> None:
-        app = web.Application()
-        app.router.add_get("/", handler)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, HOST, 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]
-        try:
-            async with connect(f"ws://{HOST}:{port}/") as ws:
-                await exchange(ws)
-        finally:
-            await runner.cleanup()
+        async with aiohttp_echo_server() as port, connect(f"ws://{HOST}:{port}/") as ws:
+            await exchange(ws)
 
     run(main())
 

@@ -15,6 +15,7 @@ import os
 from typing import Any, List, Tuple, Union
 
 import pytest
+from aiohttp_helpers import aiohttp_echo_server
 
 from wirespeed.extensions.permessage_deflate import (
     ClientPerMessageDeflateFactory,
@@ -307,7 +308,6 @@ def test_websockets_client_to_wirespeed_server(settings):
 
 try:
     import aiohttp
-    from aiohttp import web
 except ImportError:  # pragma: no cover - optional test dependency
     aiohttp = None
 
@@ -325,32 +325,15 @@ AIOHTTP_SETTINGS = [param for param in EXTENSION_SETTINGS if param.id != "no-con
 @needs_aiohttp
 @pytest.mark.parametrize("settings", AIOHTTP_SETTINGS)
 def test_wirespeed_client_to_aiohttp_server(settings):
-    async def echo(request: Any) -> Any:
-        response = web.WebSocketResponse(compress=aiohttp_compress(settings), max_msg_size=2**22)
-        await response.prepare(request)
-        async for message in response:
-            if message.type == aiohttp.WSMsgType.TEXT:
-                await response.send_str(message.data)
-            elif message.type == aiohttp.WSMsgType.BINARY:
-                await response.send_bytes(message.data)
-        return response
-
     async def main() -> None:
-        app = web.Application()
-        app.router.add_get("/", echo)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        try:
-            port = site._server.sockets[0].getsockname()[1]
+        async with aiohttp_echo_server(
+            compress=aiohttp_compress(settings), max_msg_size=2**22
+        ) as port:
             if "max_window_bits" in settings:
                 # aiohttp answers with its own window only when asked for it.
                 await run_client_against_echo(port, settings)
             else:
                 await run_client_against_echo(port, {})
-        finally:
-            await runner.cleanup()
 
     asyncio.run(asyncio.wait_for(main(), TIMEOUT))
 

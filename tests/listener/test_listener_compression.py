@@ -20,6 +20,7 @@ import zlib
 from typing import Any, List, Tuple
 
 import pytest
+from aiohttp_helpers import aiohttp_echo_server
 from listener_helpers import HOST, Recorder, disconnect, run, serving, until
 from wire_helpers import RawPeer, Wire, deflate, extension_of, inflate
 
@@ -573,28 +574,10 @@ def test_aiohttp_client_wirespeed_server():
 
 
 def test_wirespeed_client_aiohttp_server():
-    aiohttp = pytest.importorskip("aiohttp")
-    from aiohttp import web
-
-    async def handler(request: Any) -> Any:
-        ws = web.WebSocketResponse(compress=15)
-        await ws.prepare(request)
-        async for message in ws:
-            if message.type == aiohttp.WSMsgType.TEXT:
-                await ws.send_str(message.data)
-            elif message.type == aiohttp.WSMsgType.BINARY:
-                await ws.send_bytes(message.data)
-        return ws
+    pytest.importorskip("aiohttp")
 
     async def main() -> None:
-        app = web.Application()
-        app.router.add_get("/", handler)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, HOST, 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        try:
+        async with aiohttp_echo_server(compress=15) as port:
             transport, listener = await ws_connect(
                 Recorder, f"ws://{HOST}:{port}/", compression="deflate"
             )
@@ -610,8 +593,6 @@ def test_wirespeed_client_aiohttp_server():
                 await transport.wait_disconnected()
             finally:
                 await disconnect(transport)
-        finally:
-            await runner.cleanup()
 
     run(main())
 
