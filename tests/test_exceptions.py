@@ -105,8 +105,16 @@ def test_rcvd_then_sent_needs_both_frames():
         (exc.PayloadTooBig, (exc.WebSocketException,)),
         (exc.ProtocolError, (exc.WebSocketException,)),
         (exc.InvalidURI, (exc.WebSocketException,)),
+        (exc.ProxyError, (exc.InvalidHandshake,)),
     ],
 )
 def test_hierarchy(child, parents):
     for parent in parents:
         assert issubclass(child, parent)
+
+
+def test_proxy_error_is_the_asyncio_face_s():
+    """``wirespeed.asyncio.ProxyError`` is the shared exception, not a copy."""
+    import wirespeed.asyncio
+
+    assert wirespeed.asyncio.ProxyError is exc.ProxyError

@@ -66,6 +66,7 @@ __all__ = [
     "NegotiationError",
     "PayloadTooBig",
     "ProtocolError",
+    "ProxyError",
     "RequestLineTooLong",
     "SecurityError",
     "StatusLineTooLong",
@@ -237,6 +238,15 @@ class InvalidOrigin(InvalidHeader):
 
 class InvalidUpgrade(InvalidHeader):
     """The Upgrade or Connection header does not ask for a WebSocket upgrade."""
+
+
+class ProxyError(InvalidHandshake):
+    """The proxy refused to open a tunnel, or didn't answer as a proxy.
+
+    Raised by the asyncio face's :func:`~wirespeed.asyncio.connect` when it
+    goes through an HTTP CONNECT or SOCKS proxy; it is an
+    :class:`InvalidHandshake`, like websockets' own ``ProxyError``.
+    """
 
 
 class NegotiationError(InvalidHandshake):

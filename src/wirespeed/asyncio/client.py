@@ -48,7 +48,7 @@ from typing import (
 )
 
 from .._core.transport import WSAutoPingStrategy
-from ..exceptions import InvalidHandshake, InvalidMessage, InvalidStatus, InvalidURI
+from ..exceptions import InvalidHandshake, InvalidMessage, InvalidStatus, InvalidURI, ProxyError
 from ..extensions.permessage_deflate import client_extension_factories
 from ..http import Headers
 from ..listener import _ClientConnection, _redirect_location
@@ -82,10 +82,6 @@ BACKOFF_FACTOR = float(os.environ.get("WIRESPEED_BACKOFF_FACTOR", "1.618"))
 RETRY_CLOSE_CODES = frozenset({1012, 1013})
 
 HeadersLike = Any
-
-
-class ProxyError(InvalidHandshake):
-    """The proxy refused to open a tunnel, or didn't answer as a proxy."""
 
 
 class ClientConnection(Connection):
