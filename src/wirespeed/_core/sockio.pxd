@@ -15,3 +15,8 @@ cpdef bytearray new_buffer(Py_ssize_t size)
 cpdef object view_slice(object view, Py_ssize_t start, Py_ssize_t length)
 
 cpdef bytes view_bytes(object view, Py_ssize_t start, Py_ssize_t length)
+
+cpdef Py_ssize_t write_masked(int fd, bytearray scratch, bytes header, object payload,
+                              bytes key) except -3
+
+cpdef tuple new_payload(Py_ssize_t size)
