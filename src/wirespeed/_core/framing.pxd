@@ -5,13 +5,14 @@ cimport cython
 
 from wirespeed.frames cimport Frame
 from wirespeed._core.mask cimport encode_frame, encode_masked_frame, mask_inplace
-from wirespeed._core.sockio cimport new_buffer
+from wirespeed._core.sockio cimport new_buffer, new_payload, view_slice
 from wirespeed._core.utf8 cimport Utf8Validator
 
 cdef tuple OPCODES
 cdef int FIN_BIT, RSV1_BIT, RSV2_BIT, RSV3_BIT, RSV_BITS, OPCODE_BITS, MASK_BIT, LENGTH_BITS
 cdef Py_ssize_t NO_LIMIT
 cdef Py_ssize_t MIN_READ_SIZE
+cdef Py_ssize_t SEPARATE_PAYLOAD_THRESHOLD
 cdef object _pack_u16, _pack_u64
 cdef Py_ssize_t _KEY_POOL_SIZE
 cdef bytes _key_pool
@@ -71,8 +72,16 @@ cdef class FrameReader:
     cdef public int message_kind
     cdef public bint last_frame_validated
     cdef public Py_ssize_t read_limit
+    cdef public Py_ssize_t separate_threshold
+    cdef public bint large
+    cdef public object payload_data
+    cdef public object payload_buffer
+    cdef public Py_ssize_t filled
+    cdef public bytes payload
 
-    @cython.locals(size=Py_ssize_t)
+    cpdef void separate_large_payloads(self, Py_ssize_t threshold=*) except *
+
+    @cython.locals(size=Py_ssize_t, taken=Py_ssize_t)
     cpdef void feed(self, object data) except *
 
     @cython.locals(wanted=Py_ssize_t, remaining=Py_ssize_t, limit=Py_ssize_t)
@@ -91,8 +100,17 @@ cdef class FrameReader:
     @cython.locals(start=Py_ssize_t, end=Py_ssize_t)
     cpdef bytes payload_bytes(self)
 
-    @cython.locals(pos=Py_ssize_t, available=Py_ssize_t, ready=Py_ssize_t, start=Py_ssize_t, end=Py_ssize_t)
+    @cython.locals(pos=Py_ssize_t, available=Py_ssize_t, ready=Py_ssize_t, start=Py_ssize_t, end=Py_ssize_t,
+                   threshold=Py_ssize_t)
     cpdef bint advance(self) except -1
+
+    cpdef void drop_payload(self) noexcept
+
+    @cython.locals(pending=Py_ssize_t)
+    cdef int start_payload(self) except -1
+
+    @cython.locals(filled=Py_ssize_t, start=Py_ssize_t)
+    cdef bint advance_payload(self) except -1
 
     @cython.locals(
         buffer=bytearray, pos=Py_ssize_t, available=Py_ssize_t, first=int, second=int,

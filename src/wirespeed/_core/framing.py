@@ -34,7 +34,7 @@ from typing import Optional
 from ..exceptions import PayloadTooBig, ProtocolError
 from ..frames import Frame, Opcode
 from .mask import encode_frame, encode_masked_frame, mask_inplace
-from .sockio import new_buffer
+from .sockio import new_buffer, new_payload, view_slice
 from .utf8 import Utf8Validator
 
 __all__ = ["FrameReader", "frame_header", "random_mask_key", "serialize_frame"]
@@ -76,6 +76,9 @@ NO_LIMIT = -1
 #: read, and grows to hold the largest frame received. Pages that receive
 #: nothing are never touched, so they cost no memory.
 MIN_READ_SIZE = 65536
+
+#: Default for :meth:`FrameReader.separate_large_payloads`.
+SEPARATE_PAYLOAD_THRESHOLD = 65536
 
 _pack_u16 = struct.Struct("!H").pack
 _pack_u64 = struct.Struct("!Q").pack
@@ -232,6 +235,37 @@ class FrameReader:
         # At most this many bytes per read beyond the rest of the frame being
         # received (0: as many as the buffer holds). See get_buffer.
         self.read_limit = 0
+        # Data-frame payloads at least this long are received into an object
+        # of their own (0: never); see separate_large_payloads. While such a
+        # payload is received (``large``), it goes to payload_data through
+        # its writable view payload_buffer: ``filled`` bytes arrived, the
+        # first ``received`` of them unmasked and validated. Once the frame
+        # is ready, the payload is ``payload`` (bytes).
+        self.separate_threshold = 0
+        self.large = False
+        self.payload_data = None
+        self.payload_buffer = None
+        self.filled = 0
+        self.payload = None
+
+    def separate_large_payloads(self, threshold: int = SEPARATE_PAYLOAD_THRESHOLD) -> None:
+        """Receive data-frame payloads of ``threshold`` bytes or more into bytes of their own.
+
+        Once the header of such a frame is parsed and its payload is not
+        buffered yet, a :class:`bytes` object of the payload's size is
+        allocated, what arrived of the payload is copied into it, and
+        :meth:`get_buffer` offers the rest of it to the reads: the payload
+        lands where it is delivered, unmasked and validated in place, and
+        :meth:`payload_bytes` returns it without a copy (see :attr:`payload`).
+        For faces that hand out payloads as bytes; the listener face keeps
+        its zero-copy views of the receive buffer. Compressed frames are left
+        in the receive buffer (decompression makes a new object anyway).
+        ``threshold`` 0 turns it off.
+        """
+        if threshold < 0:
+            raise ValueError(f"threshold must be 0 or more; got {threshold!r}")
+        # Shorter payloads are better copied once; control frames never qualify.
+        self.separate_threshold = threshold if threshold == 0 or threshold > 125 else 126
 
     def allow_rsv_bits(self, rsv1: bool, rsv2: bool = False, rsv3: bool = False) -> None:
         """Let frames use reserved bits that a negotiated extension defines."""
@@ -242,6 +276,8 @@ class FrameReader:
     @property
     def buffered(self) -> int:
         """Number of received bytes not yet turned into a frame."""
+        if self.large:
+            return self.filled + self.end - self.pos
         return self.end - self.pos
 
     @property
@@ -257,6 +293,17 @@ class FrameReader:
     def feed(self, data: bytes) -> None:
         """Add bytes received from the network."""
         size = len(data)
+        if self.large:
+            # The rest of a large payload goes to its own object first.
+            taken = self.length - self.filled
+            if taken > size:
+                taken = size
+            self.payload_buffer[self.filled : self.filled + taken] = data[:taken]
+            self.filled += taken
+            if taken == size:
+                return
+            data = data[taken:]
+            size -= taken
         self.reserve(size)
         self.buffer[self.end : self.end + size] = data
         self.end += size
@@ -270,7 +317,13 @@ class FrameReader:
         larger of the rest of the frame and ``read_limit`` bytes: what one read
         can bring in ahead of the parser is bounded. Report what was written
         with :meth:`buffer_updated`.
+
+        While a large payload is received into an object of its own (see
+        :meth:`separate_large_payloads`), the space is the rest of that
+        object, exactly.
         """
+        if self.large and self.filled < self.length:
+            return view_slice(self.payload_buffer, self.filled, self.length - self.filled)
         if self.pos == self.end:
             # Everything was consumed: receive at the front again, so that a
             # large frame never has to be moved.
@@ -292,7 +345,10 @@ class FrameReader:
 
     def buffer_updated(self, nbytes: int) -> None:
         """Record that ``nbytes`` were written at the start of :meth:`get_buffer`'s space."""
-        self.end += nbytes
+        if self.large and self.filled < self.length:
+            self.filled += nbytes
+        else:
+            self.end += nbytes
 
     def reserve(self, size: int) -> None:
         """Make room for ``size`` more bytes after ``end``."""
@@ -324,6 +380,16 @@ class FrameReader:
         """Drop every byte received so far (after a close or a failure)."""
         self.pos = 0
         self.end = 0
+        self.header_done = False
+        self.drop_payload()
+        self.payload = None
+
+    def drop_payload(self) -> None:
+        """Forget the large payload being received, if any."""
+        self.large = False
+        self.payload_data = None
+        self.payload_buffer = None
+        self.filled = 0
 
     def next_frame(self) -> Optional[Frame]:
         """Return the next complete frame, or ``None`` if more bytes are needed."""
@@ -344,7 +410,13 @@ class FrameReader:
         )
 
     def payload_bytes(self) -> bytes:
-        """Return a copy of the payload of the frame that :meth:`advance` made ready."""
+        """Return the payload of the frame that :meth:`advance` made ready.
+
+        A copy, unless the payload was received into an object of its own
+        (:attr:`payload`), returned as is.
+        """
+        if self.payload is not None:
+            return self.payload
         start = self.payload_start
         end = start + self.length
         if self.length < 512:
@@ -362,11 +434,28 @@ class FrameReader:
 
         When it returns True, the frame is checked and consumed: its header is
         in :attr:`first_byte` and :attr:`opcode`, its payload is
+        :attr:`payload` if that is not None (a large payload received into
+        bytes of its own, see :meth:`separate_large_payloads`), otherwise
         ``buffer[payload_start:payload_start + length]``, valid until the next
         call to :meth:`feed` or :meth:`advance`.
         """
-        if not self.header_done and not self.parse_header():
-            return False
+        if self.payload is not None:
+            self.payload = None
+        if not self.header_done:
+            if not self.parse_header():
+                return False
+            threshold = self.separate_threshold
+            if (
+                threshold
+                and self.length >= threshold
+                and self.end - self.pos < self.length
+                and self.opcode < 8
+                and not (self.first_byte & RSV_BITS)
+                and not (self.opcode == 0 and self.message_compressed)
+            ):
+                self.start_payload()
+        if self.large:
+            return self.advance_payload()
         pos = self.pos
         available = self.end - pos
         ready = self.length if available > self.length else available
@@ -382,6 +471,42 @@ class FrameReader:
             return False
         self.payload_start = pos
         self.pos = pos + self.length
+        self.end_frame()
+        return True
+
+    def start_payload(self) -> None:
+        """Move the frame's payload to an object of its own, with what arrived of it."""
+        data, buffer = new_payload(self.length)
+        pending = self.end - self.pos
+        if pending:
+            buffer[0:pending] = self.view[self.pos : self.end]
+        self.payload_data = data
+        self.payload_buffer = buffer
+        self.filled = pending
+        self.large = True
+        # Every buffered byte belonged to the payload: the buffer is empty.
+        self.pos = 0
+        self.end = 0
+
+    def advance_payload(self) -> bool:
+        """:meth:`advance` for a payload received into an object of its own."""
+        filled = self.filled
+        start = self.received
+        if filled > start:
+            if self.masked:
+                mask_inplace(self.payload_buffer, start, filled, self.key, start)
+            if self.validate:
+                self.validator.feed_slice(self.payload_data, start, filled)
+            self.received = filled
+        if filled < self.length:
+            return False
+        data = self.payload_data
+        if type(data) is not bytes:
+            # Pure Python receives into a bytearray.
+            data = bytes(data)
+        self.drop_payload()
+        self.payload = data
+        self.payload_start = 0
         self.end_frame()
         return True
 
