@@ -9,14 +9,23 @@
 cimport cython
 
 from wirespeed._core.framing cimport FrameReader, frame_header, random_mask_key, serialize_frame
-from wirespeed._core.mask cimport mask_inplace
+from wirespeed._core.mask cimport mask_inplace, mask_slice
 from wirespeed._core.protocol cimport Protocol
-from wirespeed._core.sockio cimport read_into, view_bytes, view_slice, write_some, writev_some
+from wirespeed._core.sockio cimport (
+    new_buffer,
+    read_into,
+    view_bytes,
+    view_slice,
+    write_masked,
+    write_some,
+    writev_some,
+)
 
 cdef tuple MSG_TYPES
 cdef object _SelectorSocketTransport
 cdef bint _HAS_WRITEV, _SELECTOR_COPIES
 cdef Py_ssize_t _WRITEV_THRESHOLD
+cdef Py_ssize_t _MASK_BUFFER_MAX
 
 
 cdef class WSFrame:
@@ -36,6 +45,7 @@ cdef class WSFrame:
 
 
 cdef tuple _READER_NEEDS
+cdef int _MAX_READS
 
 
 cdef class DirectReader:
@@ -43,7 +53,7 @@ cdef class DirectReader:
     cdef public WSProtocolBase protocol
     cdef public int fd
 
-    @cython.locals(nbytes=Py_ssize_t)
+    @cython.locals(nbytes=Py_ssize_t, reads=int)
     cpdef read_ready(self)
 
 
@@ -67,6 +77,7 @@ cdef class WSTransport:
     cdef public object response
     cdef public object listener
     cdef public bint mask
+    cdef public bytearray mask_buffer
     cdef public int fd
     cdef public bint transport_copies
     cdef public bint selector
@@ -91,6 +102,11 @@ cdef class WSTransport:
                    key=bytes, header=bytes)
     cpdef send_reuse_external_bytearray(self, int msg_type, object buffer, Py_ssize_t msg_offset,
                                         bint fin=*, bint rsv1=*)
+
+    @cython.locals(sent=Py_ssize_t, key=bytes, header=bytes, scratch=bytearray,
+                   needed=Py_ssize_t, size=Py_ssize_t)
+    cpdef write_masked_frame(self, int msg_type, object payload, Py_ssize_t length, bint fin,
+                             bint rsv1)
 
     @cython.locals(sent=Py_ssize_t)
     cpdef write_view(self, object data)

@@ -23,9 +23,17 @@ from typing import Any, List, Optional, Union
 
 from ..frames import Close, Opcode
 from .framing import frame_header, random_mask_key, serialize_frame
-from .mask import mask_inplace
+from .mask import mask_inplace, mask_slice
 from .protocol import Protocol, State
-from .sockio import read_into, view_bytes, view_slice, write_some, writev_some
+from .sockio import (
+    new_buffer,
+    read_into,
+    view_bytes,
+    view_slice,
+    write_masked,
+    write_some,
+    writev_some,
+)
 
 OPEN = State.OPEN
 CLOSING = State.CLOSING
@@ -46,6 +54,12 @@ _SELECTOR_COPIES = sys.version_info < (3, 12)
 # Payloads at least this long are sent with writev() beside their header
 # instead of being copied into one frame.
 _WRITEV_THRESHOLD = 16384
+# A client masks payloads at least _WRITEV_THRESHOLD long into a scratch
+# buffer that its transport allocates at the first such frame and reuses: no
+# frame-sized object per send. It grows to hold the largest frame sent, up to
+# _MASK_BUFFER_MAX bytes; larger frames go out in chunks of that size. (One
+# write per frame matters: on loopback, every write wakes the reader up.)
+_MASK_BUFFER_MAX = 1048576 + 65536
 
 __all__ = [
     "PICOWS_DEBUG_LL",
@@ -164,7 +178,12 @@ class WSFrame:
         return view_slice(self.view, self.start, self.payload_size)
 
     def get_payload_as_bytes(self) -> bytes:
-        """Return a copy of the payload."""
+        """Return the payload as bytes, which the application may keep.
+
+        A copy of the receive buffer's bytes, or the payload's own bytes
+        object when the core received it apart (large payloads on the
+        asyncio face, see ``FrameReader.separate_large_payloads``).
+        """
         if self.data is not None:
             return self.data
         return view_bytes(self.view, self.start, self.payload_size)
@@ -290,6 +309,9 @@ def direct_write_fd(transport: Any) -> int:
         return -1
 
 
+# Most reads in a row for one call of DirectReader.read_ready.
+_MAX_READS = 8
+
 # What DirectReader uses of asyncio's selector transport (private, but stable
 # from Python 3.8 to 3.13); without any of them, asyncio reads as usual.
 _READER_NEEDS = (
@@ -307,11 +329,16 @@ class DirectReader:
     """Read a plain socket for asyncio's selector transport, in compiled code.
 
     asyncio's loop runs its transport's Python code for every read; this
-    reader does the same work (``get_buffer``, one ``read``, ``buffer_updated``;
+    reader does the same work (``get_buffer``, ``read``, ``buffer_updated``;
     end of stream and errors go to the transport's own handlers) without it.
     It takes the place of the transport's read callback, so that pausing and
     resuming reading keep working; if the transport gets another protocol,
     it hands every read back to the transport.
+
+    Like libuv (uvloop), it reads again while a read fills the whole space
+    offered, a few times at most, and as long as the transport is reading:
+    the rest of a large frame that already arrived is taken without waiting
+    for the next turn of the event loop.
     """
 
     def __init__(self, transport: Any, protocol: Any, fd: int) -> None:
@@ -325,33 +352,44 @@ class DirectReader:
         if transport._protocol is not protocol:
             transport._read_ready()
             return
-        if transport._conn_lost:
-            return
-        try:
-            buffer = protocol.get_buffer(-1)
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            transport._fatal_error(exc, "Fatal error: protocol.get_buffer() call failed.")
-            return
-        try:
-            nbytes = read_into(self.fd, buffer)
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            transport._fatal_error(exc, "Fatal read error on socket transport")
-            return
-        if nbytes < 0:
-            return
-        if nbytes == 0:
-            transport._read_ready__on_eof()
-            return
-        try:
-            protocol.buffer_updated(nbytes)
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            transport._fatal_error(exc, "Fatal error: protocol.buffer_updated() call failed.")
+        reads = 0
+        while True:
+            if transport._conn_lost:
+                return
+            try:
+                buffer = protocol.get_buffer(-1)
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                transport._fatal_error(exc, "Fatal error: protocol.get_buffer() call failed.")
+                return
+            try:
+                nbytes = read_into(self.fd, buffer)
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                transport._fatal_error(exc, "Fatal read error on socket transport")
+                return
+            if nbytes < 0:
+                return
+            if nbytes == 0:
+                transport._read_ready__on_eof()
+                return
+            try:
+                protocol.buffer_updated(nbytes)
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                transport._fatal_error(exc, "Fatal error: protocol.buffer_updated() call failed.")
+                return
+            reads += 1
+            if (
+                nbytes < len(buffer)
+                or reads == _MAX_READS
+                or transport._protocol is not protocol
+                or not transport.is_reading()
+            ):
+                return
 
 
 def install_direct_reader(transport: Any, fd: int) -> Optional[DirectReader]:
@@ -406,6 +444,8 @@ class WSTransport:
         self.response: Any = None
         self.listener: Any = None
         self.mask = is_client_side
+        # The client's scratch buffer for masking large frames (see _MASK_BUFFER_MAX).
+        self.mask_buffer: Any = None
         # See direct_write_fd; -1 when every write goes through the transport.
         self.fd = direct_write_fd(underlying_transport)
         # asyncio's selector transport: its buffer and closing flag are read
@@ -492,12 +532,9 @@ class WSTransport:
             protocol.send_frame(CORE_OPCODES[msg_type], message, fin, compress)
             self.flush()
             return
-        if self.mask:
-            self.write_data(serialize_frame(msg_type, message, fin, rsv1, False, False, True))
-            return
         length = len(message)
         if length < _WRITEV_THRESHOLD:
-            self.write_data(serialize_frame(msg_type, message, fin, rsv1))
+            self.write_data(serialize_frame(msg_type, message, fin, rsv1, False, False, self.mask))
             return
         # A large payload goes out without being copied into a frame.
         if type(message) is not bytes and type(message) is not bytearray:
@@ -506,7 +543,52 @@ class WSTransport:
                 # len() counted items, not bytes.
                 message = message.cast("B")
                 length = len(message)
+        if self.mask:
+            self.write_masked_frame(msg_type, message, length, fin, rsv1)
+            return
         self.write_parts(frame_header(msg_type, length, fin, rsv1), message)
+
+    def write_masked_frame(
+        self, msg_type: int, payload: Any, length: int, fin: bool, rsv1: bool
+    ) -> None:
+        """Write a client frame with a large payload, masked chunk by chunk.
+
+        Straight to the socket through the reused scratch buffer when the
+        transport has nothing buffered; what the socket does not take goes to
+        the transport as a new object (never a view of the scratch buffer).
+        """
+        transport = self.underlying_transport
+        if self.fd < 0 or not (
+            (not transport._buffer and not transport._closing)
+            if self.selector
+            else (not transport.get_write_buffer_size() and not transport.is_closing())
+        ):
+            transport.write(serialize_frame(msg_type, payload, fin, rsv1, False, False, True))
+            return
+        key = random_mask_key()
+        header = frame_header(msg_type, length, fin, rsv1, False, False, key)
+        needed = len(header) + length
+        scratch = self.mask_buffer
+        if scratch is None or (len(scratch) < needed and len(scratch) < _MASK_BUFFER_MAX):
+            # In steps of 64 KiB, not to grow it for every larger frame.
+            size = (needed + 65535) & ~65535
+            if size > _MASK_BUFFER_MAX:
+                size = _MASK_BUFFER_MAX
+            scratch = new_buffer(size)
+            self.mask_buffer = scratch
+        sent = write_masked(self.fd, scratch, header, payload, key)
+        if sent == needed:
+            return
+        # On EAGAIN (-1) or an error (-2), the transport gets the whole frame:
+        # it reports the error when it tries the same write.
+        if sent < 0:
+            sent = 0
+        if sent < len(header):
+            transport.write(header[sent:] if sent else header)
+            sent = 0
+        else:
+            sent -= len(header)
+        transport.write(mask_slice(payload, sent, length, key, sent))
 
     def write_data(self, data: bytes) -> None:
         """Write ``data`` (immutable) to the socket, or to the transport's buffer."""
@@ -900,6 +982,12 @@ class WSProtocolBase:
             elif opcode & 0x08:
                 frame.data = protocol.control_payload
                 frame.payload_size = len(frame.data)
+            elif reader.payload is not None:
+                # Received into bytes of its own (FrameReader.separate_large_payloads):
+                # handed over, not copied, and no longer referenced by the reader.
+                frame.data = reader.payload
+                frame.payload_size = reader.length
+                reader.payload = None
             else:
                 frame.data = None
                 frame.view = reader.view
