@@ -336,6 +336,8 @@ class Connection(WSListener):
         self.response = transport.response
         # Bound what one read brings in ahead of the parser.
         transport.protocol.reader.read_limit = self.read_limit
+        # Large payloads are received straight into the bytes that recv() returns.
+        transport.protocol.reader.separate_large_payloads()
         if self.close_timeout is not None:
             transport.close_timeout = self.close_timeout
         else:
