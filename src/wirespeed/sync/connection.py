@@ -172,6 +172,8 @@ class Connection:
     ) -> None:
         self.socket = socket
         self.protocol = protocol
+        # Large payloads are received straight into the bytes handed out.
+        protocol.reader.separate_large_payloads()
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
         self.close_timeout = close_timeout

@@ -509,6 +509,8 @@ class WebSocket:
             max_size=self.max_size,
         )
         self.protocol = protocol
+        # Large payloads are received straight into the bytes handed out.
+        protocol.reader.separate_large_payloads()
         request = protocol.connect()
         headers = request.headers
         if options.get("host"):
