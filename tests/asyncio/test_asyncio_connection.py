@@ -171,6 +171,83 @@ def test_cancelled_recv_loses_no_message() -> None:
     run(main())
 
 
+# recv() and send() as coroutines
+
+
+def test_recv_and_send_work_as_tasks() -> None:
+    async def main() -> None:
+        async with echo_server() as (_, uri), connect(uri) as ws:
+            assert asyncio.iscoroutine(ws.recv())
+            assert asyncio.iscoroutine(ws.send("unused"))
+            receiving = asyncio.create_task(ws.recv())
+            await asyncio.create_task(ws.send("through tasks"))
+            assert await receiving == "through tasks"
+            assert await asyncio.wait_for(ws.send(b"timed"), 1) is None
+            assert await asyncio.wait_for(ws.recv(), 1) == b"timed"
+
+    run(main())
+
+
+def test_send_and_recv_run_when_awaited_and_only_once() -> None:
+    async def main() -> None:
+        async with echo_server() as (_, uri), connect(uri) as ws:
+            # Not awaited: nothing is sent, and nothing waits for a message.
+            ws.send("never sent").close()
+            ws.recv().close()
+            sending = ws.send("once")
+            await sending
+            with pytest.raises(RuntimeError):
+                await sending
+            receiving = ws.recv()
+            assert await receiving == "once"
+            with pytest.raises(RuntimeError):
+                await receiving
+            await ws.send("next")
+            assert await ws.recv() == "next"
+
+    run(main())
+
+
+def test_recv_follows_the_coroutine_protocol() -> None:
+    async def main() -> None:
+        async with echo_server() as (_, uri), connect(uri) as ws:
+            # A queued message is the result of the first step.
+            await ws.send("queued")
+            await until(lambda: len(ws.messages) == 1)
+            with pytest.raises(StopIteration) as info:
+                ws.recv().send(None)
+            assert info.value.value == "queued"
+            # A recv() suspended on the queue holds the connection's receive
+            # side until it is closed or an exception is thrown into it.
+            receiving = ws.recv()
+            waiter = receiving.send(None)
+            assert waiter.done() is False
+            with pytest.raises(ConcurrencyError):
+                await ws.recv()
+            with pytest.raises(ValueError, match="thrown"):
+                receiving.throw(ValueError("thrown"))
+            receiving = ws.recv()
+            receiving.send(None)
+            receiving.close()
+            await ws.send(b"after")
+            assert await ws.recv() == b"after"
+
+    run(main())
+
+
+def test_async_iteration_assembles_fragments_then_stops() -> None:
+    async def handler(ws):
+        await ws.send("whole")
+        await ws.send(["frag", "ments"])
+        await ws.send([b"by", b"tes"])
+
+    async def main() -> None:
+        async with echo_server(handler=handler) as (_, uri), connect(uri) as ws:
+            assert [m async for m in ws] == ["whole", "fragments", b"bytes"]
+
+    run(main())
+
+
 # Closing
 
 
