@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+import time
 import uuid
 
 import pytest
@@ -19,6 +21,7 @@ from wirespeed.asyncio import (
     connect,
     serve,
 )
+from wirespeed.asyncio.connection import KeepaliveClock
 
 # Receiving
 
@@ -439,6 +442,54 @@ def test_keepalive_pings_measure_latency() -> None:
             await until(lambda: ws.latency > 0)
 
     run(main())
+
+
+def test_keepalive_leaves_no_timer_in_the_event_loop() -> None:
+    # A pending loop timer costs the loop something on every iteration: the
+    # keepalive timers are timed by a thread instead.
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        async with echo_server() as (_, uri), connect(uri, ping_interval=20) as ws:
+            await ws.send("hello")
+            assert await ws.recv() == "hello"
+            assert ws.keepalive_timer is not None
+            timers = [timer for timer in loop._scheduled if not timer.cancelled()]
+            assert [t for t in timers if getattr(t._callback, "__self__", None) is ws] == []
+
+    run(main())
+
+
+def test_keepalive_clock_calls_in_the_loop_unless_cancelled() -> None:
+    clock = KeepaliveClock()
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        calls = []
+        done = loop.create_future()
+
+        def record(name: str) -> None:
+            calls.append((name, threading.current_thread() is threading.main_thread()))
+            if name == "last":
+                done.set_result(None)
+
+        cancelled = clock.call_later(loop, 0.01, record, "cancelled")
+        clock.call_later(loop, 0.02, record, "first")
+        clock.call_later(loop, 0.05, record, "last")
+        cancelled.cancel()
+        await asyncio.wait_for(done, 3)
+        assert calls == [("first", True), ("last", True)]
+        # Cancelled calls don't pile up: the heap is compacted.
+        for _ in range(1000):
+            clock.call_later(loop, 60, record, "never").cancel()
+        assert len(clock.heap) < 200
+
+    run(main())
+    # A call whose loop is closed by its deadline is dropped; the clock goes on.
+    loop = asyncio.new_event_loop()
+    clock.call_later(loop, 0.01, print, "dropped")
+    loop.close()
+    time.sleep(0.05)
+    assert clock.thread is not None and clock.thread.is_alive()
 
 
 def test_keepalive_timeout_closes_with_1011() -> None:

@@ -24,8 +24,11 @@ from __future__ import annotations
 import asyncio
 import codecs
 import collections
+import heapq
 import logging
 import os
+import threading
+import time
 import uuid
 from typing import (
     Any,
@@ -499,6 +502,113 @@ def receive_finished(call: Receive) -> bool:
     return call.state == FINISHED
 
 
+class KeepaliveClock:
+    """Calls functions on their event loop after a delay, timed by one daemon thread.
+
+    Keepalive needs a timer per connection that fires every ``ping_interval``
+    seconds. As a timer of the event loop (``loop.call_later``), it would
+    cost something on every iteration of the loop, busy or not: the default
+    loop computes a select timeout in Python whenever a timer is pending, and
+    any loop's wait in the kernel arms a high-resolution timer for it. Timed
+    from this thread instead, a busy connection's loop waits without a
+    timeout; at the deadline, the thread hands the function to the loop with
+    :meth:`~asyncio.loop.call_soon_threadsafe`, so it still runs in the loop.
+    """
+
+    def __init__(self) -> None:
+        self.condition = threading.Condition(threading.Lock())
+        self.heap: list = []
+        self.counter = 0
+        self.cancelled = 0
+        self.thread: Optional[threading.Thread] = None
+        self.pid = 0
+
+    def call_later(self, loop: Any, delay: float, callback: Any, *args: Any) -> ClockHandle:
+        """Call ``callback(*args)`` in ``loop`` in ``delay`` seconds; return a handle."""
+        handle = ClockHandle(self, loop, callback, args)
+        deadline = time.monotonic() + delay
+        with self.condition:
+            if self.thread is None or self.pid != os.getpid():
+                # First use, or first use in a forked child (without the thread).
+                self.heap = []
+                self.cancelled = 0
+                self.pid = os.getpid()
+                self.thread = threading.Thread(
+                    target=self.run, name="wirespeed-keepalive", daemon=True
+                )
+                self.thread.start()
+            heap = self.heap
+            if self.cancelled > 64 and self.cancelled * 2 > len(heap):
+                for entry in heap:
+                    if entry[2].cancelled:
+                        entry[2].queued = False
+                heap[:] = [entry for entry in heap if entry[2].queued]
+                heapq.heapify(heap)
+                self.cancelled = 0
+            self.counter += 1
+            heapq.heappush(heap, (deadline, self.counter, handle))
+            if heap[0][2] is handle:
+                self.condition.notify()
+        return handle
+
+    def run(self) -> None:
+        condition = self.condition
+        heap = self.heap
+        while True:
+            with condition:
+                while True:
+                    while heap and heap[0][2].cancelled:
+                        heapq.heappop(heap)[2].queued = False
+                        self.cancelled -= 1
+                    delay = heap[0][0] - time.monotonic() if heap else None
+                    if delay is not None and delay <= 0:
+                        break
+                    condition.wait(delay)
+                    heap = self.heap
+                handle = heapq.heappop(heap)[2]
+                handle.queued = False
+            try:
+                handle.loop.call_soon_threadsafe(handle.fire)
+            except RuntimeError:
+                pass  # the loop is closed
+
+
+class ClockHandle:
+    """A call scheduled by :meth:`KeepaliveClock.call_later`."""
+
+    __slots__ = ("args", "callback", "cancelled", "clock", "loop", "queued")
+
+    def __init__(
+        self, clock: KeepaliveClock, loop: Any, callback: Any, args: Tuple[Any, ...]
+    ) -> None:
+        self.clock = clock
+        self.loop = loop
+        self.callback = callback
+        self.args = args
+        self.cancelled = False
+        self.queued = True
+
+    def cancel(self) -> None:
+        """Don't call the function (it is called in the loop unless cancelled first)."""
+        if not self.cancelled:
+            self.cancelled = True
+            self.callback = None
+            with self.clock.condition:
+                if self.queued:
+                    self.clock.cancelled += 1
+
+    def fire(self) -> None:
+        if not self.cancelled:
+            self.cancelled = True
+            callback = self.callback
+            self.callback = None
+            callback(*self.args)
+
+
+#: The clock of every connection's keepalive timers.
+keepalive_clock = KeepaliveClock()
+
+
 def water_marks(limit: Limit, low_divisor: int, name: str) -> Tuple[Optional[int], int]:
     """Turn ``limit`` (high, or ``(high, low)``, or None) into ``(high, low)``."""
     if limit is None:
@@ -624,7 +734,9 @@ class Connection(WSListener):
                 high=self.write_limit_high, low=self.write_limit_low
             )
         if self.ping_interval is not None:
-            self.keepalive_timer = self.loop.call_later(self.ping_interval, self.keepalive)
+            self.keepalive_timer = keepalive_clock.call_later(
+                self.loop, self.ping_interval, self.keepalive
+            )
 
     def on_ws_frame(self, transport: WSTransport, frame: Any) -> None:
         """Queue a data frame's payload (copied) and wake :meth:`recv`."""
@@ -1291,10 +1403,12 @@ class Connection(WSListener):
             if release is not None:
                 release()
         if self.ping_timeout is not None:
-            self.keepalive_timeout_timer = self.loop.call_later(
-                self.ping_timeout, self.keepalive_timed_out, future
+            self.keepalive_timeout_timer = keepalive_clock.call_later(
+                self.loop, self.ping_timeout, self.keepalive_timed_out, future
             )
-        self.keepalive_timer = self.loop.call_later(self.ping_interval, self.keepalive)
+        self.keepalive_timer = keepalive_clock.call_later(
+            self.loop, self.ping_interval, self.keepalive
+        )
 
     def keepalive_timed_out(self, future: Any) -> None:
         """No pong within ``ping_timeout``: the peer is gone or stuck; close with 1011."""
