@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+import time
 import uuid
 
 import pytest
@@ -19,6 +21,7 @@ from wirespeed.asyncio import (
     connect,
     serve,
 )
+from wirespeed.asyncio.connection import KeepaliveClock
 
 # Receiving
 
@@ -167,6 +170,83 @@ def test_cancelled_recv_loses_no_message() -> None:
             task = asyncio.ensure_future(ws.recv())
             await ws.send(["a", "b"])
             assert await task == "ab"
+
+    run(main())
+
+
+# recv() and send() as coroutines
+
+
+def test_recv_and_send_work_as_tasks() -> None:
+    async def main() -> None:
+        async with echo_server() as (_, uri), connect(uri) as ws:
+            assert asyncio.iscoroutine(ws.recv())
+            assert asyncio.iscoroutine(ws.send("unused"))
+            receiving = asyncio.create_task(ws.recv())
+            await asyncio.create_task(ws.send("through tasks"))
+            assert await receiving == "through tasks"
+            assert await asyncio.wait_for(ws.send(b"timed"), 1) is None
+            assert await asyncio.wait_for(ws.recv(), 1) == b"timed"
+
+    run(main())
+
+
+def test_send_and_recv_run_when_awaited_and_only_once() -> None:
+    async def main() -> None:
+        async with echo_server() as (_, uri), connect(uri) as ws:
+            # Not awaited: nothing is sent, and nothing waits for a message.
+            ws.send("never sent").close()
+            ws.recv().close()
+            sending = ws.send("once")
+            await sending
+            with pytest.raises(RuntimeError):
+                await sending
+            receiving = ws.recv()
+            assert await receiving == "once"
+            with pytest.raises(RuntimeError):
+                await receiving
+            await ws.send("next")
+            assert await ws.recv() == "next"
+
+    run(main())
+
+
+def test_recv_follows_the_coroutine_protocol() -> None:
+    async def main() -> None:
+        async with echo_server() as (_, uri), connect(uri) as ws:
+            # A queued message is the result of the first step.
+            await ws.send("queued")
+            await until(lambda: len(ws.messages) == 1)
+            with pytest.raises(StopIteration) as info:
+                ws.recv().send(None)
+            assert info.value.value == "queued"
+            # A recv() suspended on the queue holds the connection's receive
+            # side until it is closed or an exception is thrown into it.
+            receiving = ws.recv()
+            waiter = receiving.send(None)
+            assert waiter.done() is False
+            with pytest.raises(ConcurrencyError):
+                await ws.recv()
+            with pytest.raises(ValueError, match="thrown"):
+                receiving.throw(ValueError("thrown"))
+            receiving = ws.recv()
+            receiving.send(None)
+            receiving.close()
+            await ws.send(b"after")
+            assert await ws.recv() == b"after"
+
+    run(main())
+
+
+def test_async_iteration_assembles_fragments_then_stops() -> None:
+    async def handler(ws):
+        await ws.send("whole")
+        await ws.send(["frag", "ments"])
+        await ws.send([b"by", b"tes"])
+
+    async def main() -> None:
+        async with echo_server(handler=handler) as (_, uri), connect(uri) as ws:
+            assert [m async for m in ws] == ["whole", "fragments", b"bytes"]
 
     run(main())
 
@@ -362,6 +442,54 @@ def test_keepalive_pings_measure_latency() -> None:
             await until(lambda: ws.latency > 0)
 
     run(main())
+
+
+def test_keepalive_leaves_no_timer_in_the_event_loop() -> None:
+    # A pending loop timer costs the loop something on every iteration: the
+    # keepalive timers are timed by a thread instead.
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        async with echo_server() as (_, uri), connect(uri, ping_interval=20) as ws:
+            await ws.send("hello")
+            assert await ws.recv() == "hello"
+            assert ws.keepalive_timer is not None
+            timers = [timer for timer in loop._scheduled if not timer.cancelled()]
+            assert [t for t in timers if getattr(t._callback, "__self__", None) is ws] == []
+
+    run(main())
+
+
+def test_keepalive_clock_calls_in_the_loop_unless_cancelled() -> None:
+    clock = KeepaliveClock()
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        calls = []
+        done = loop.create_future()
+
+        def record(name: str) -> None:
+            calls.append((name, threading.current_thread() is threading.main_thread()))
+            if name == "last":
+                done.set_result(None)
+
+        cancelled = clock.call_later(loop, 0.01, record, "cancelled")
+        clock.call_later(loop, 0.02, record, "first")
+        clock.call_later(loop, 0.05, record, "last")
+        cancelled.cancel()
+        await asyncio.wait_for(done, 3)
+        assert calls == [("first", True), ("last", True)]
+        # Cancelled calls don't pile up: the heap is compacted.
+        for _ in range(1000):
+            clock.call_later(loop, 60, record, "never").cancel()
+        assert len(clock.heap) < 200
+
+    run(main())
+    # A call whose loop is closed by its deadline is dropped; the clock goes on.
+    loop = asyncio.new_event_loop()
+    clock.call_later(loop, 0.01, print, "dropped")
+    loop.close()
+    time.sleep(0.05)
+    assert clock.thread is not None and clock.thread.is_alive()
 
 
 def test_keepalive_timeout_closes_with_1011() -> None:

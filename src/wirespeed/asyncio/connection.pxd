@@ -4,11 +4,14 @@
 # (on_ws_frame, recv, send) runs as C, and Python subclasses still work
 # (instances keep a __dict__ for their own attributes).
 
+cimport cython
+
 from wirespeed._core.protocol cimport Protocol
 from wirespeed._core.transport cimport WSListener, WSTransport
 
 
 cdef int PENDING, DONE, CANCELLED
+cdef int NEW, WAITING, DELEGATING, FINISHED
 cdef object current_task
 cdef object NO_MESSAGE
 
@@ -67,6 +70,81 @@ cdef class Connection(WSListener):
     cpdef Waiter start_waiting(self)
     cpdef stop_waiting(self, Waiter waiter)
     cpdef object take_message(self)
+
+
+@cython.freelist(8)
+cdef class Send:
+    cdef Connection connection
+    cdef object message
+    cdef object text
+    cdef bint compress
+    cdef object inner
+    cdef int state
+
+
+@cython.locals(call=Send)
+cdef Send new_send(Connection connection, object message, object text, bint compress)
+
+
+@cython.freelist(8)
+cdef class Receive:
+    cdef Connection connection
+    cdef object decode
+    cdef bint iterating
+    cdef object inner
+    cdef Waiter waiter
+    cdef int state
+
+
+@cython.locals(call=Receive)
+cdef Receive new_receive(Connection connection, object decode, bint iterating)
+@cython.locals(state=int, connection=Connection, waiter=Waiter)
+cdef object receive_step(Receive call, object value)
+cdef object receive_delegate(Receive call, object value)
+cdef int receive_finished(Receive call) noexcept
+
+
+# The am_send slot of Receive (Python 3.10+). Awaiting an object without it
+# goes through tp_iternext, which returns a coroutine's result by raising
+# StopIteration(result); with it, the awaiting coroutine (or the task) gets the
+# result as a plain return value. receive_step() runs one step;
+# receive_finished() tells a yielded object from the result.
+ctypedef object (*ReceiveStep)(Receive, object)
+ctypedef int (*ReceiveFinished)(Receive) noexcept
+
+cdef extern from *:
+    """
+    #if PY_VERSION_HEX >= 0x030A0000
+    static PyObject *(*wirespeed_receive_step)(PyObject *, PyObject *);
+    static int (*wirespeed_receive_finished)(PyObject *);
+
+    static PySendResult wirespeed_receive_am_send(PyObject *self, PyObject *arg, PyObject **result) {
+        PyObject *value = wirespeed_receive_step(self, arg);
+        *result = value;
+        if (value == NULL) {
+            return PYGEN_ERROR;
+        }
+        return wirespeed_receive_finished(self) ? PYGEN_RETURN : PYGEN_NEXT;
+    }
+
+    static void wirespeed_install_receive_am_send(PyObject *type, void *step, void *finished) {
+        PyTypeObject *tp = (PyTypeObject *)type;
+        wirespeed_receive_step = (PyObject *(*)(PyObject *, PyObject *))step;
+        wirespeed_receive_finished = (int (*)(PyObject *))finished;
+        if (tp->tp_as_async != NULL) {
+            tp->tp_as_async->am_send = wirespeed_receive_am_send;
+            PyType_Modified(tp);
+        }
+    }
+    #else
+    static void wirespeed_install_receive_am_send(PyObject *type, void *step, void *finished) {
+        (void)type; (void)step; (void)finished;
+    }
+    #endif
+    #define install_receive_am_send(type, step, finished) \\
+        wirespeed_install_receive_am_send(type, (void *)(step), (void *)(finished))
+    """
+    void install_receive_am_send(object type, ReceiveStep step, ReceiveFinished finished)
 
 
 cdef class MessageIterator:

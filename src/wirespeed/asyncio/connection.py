@@ -24,8 +24,11 @@ from __future__ import annotations
 import asyncio
 import codecs
 import collections
+import heapq
 import logging
 import os
+import threading
+import time
 import uuid
 from typing import (
     Any,
@@ -220,6 +223,392 @@ class Fragment:
         self.fin = fin
 
 
+class Send:
+    """What :meth:`Connection.send` returns: a coroutine that sends the message when awaited.
+
+    A single frame that the transport takes at once (the common case) goes
+    out in the first step, without a coroutine frame of its own; anything
+    else (fragments, compression off for this message, a connection that is
+    not open, a write buffer over ``write_limit``) is delegated to the
+    general coroutine, :meth:`Connection.send_message` or
+    :meth:`Connection.drain`. It has the coroutine methods (``send``,
+    ``throw``, ``close``), so :func:`asyncio.create_task` accepts it.
+    """
+
+    __slots__ = ("compress", "connection", "inner", "message", "state", "text")
+
+    def __init__(self, connection: Connection, message: Any, text: Any, compress: bool) -> None:
+        self.connection = connection
+        self.message = message
+        self.text = text
+        self.compress = compress
+        self.inner: Any = None
+        self.state = 0
+
+    def __await__(self) -> Send:
+        return self
+
+    def __next__(self) -> Any:
+        if self.state == 0:
+            self.state = 2
+            connection = self.connection
+            message = self.message
+            self.message = None
+            cls = message.__class__
+            if (
+                (cls is bytes or cls is str)
+                and self.compress
+                and connection.fragmented_send_waiter is None
+                and connection.protocol._state is OPEN
+            ):
+                # The hot path: one frame, nothing to wait for.
+                text = self.text
+                if text is None:
+                    connection.transport.send(BINARY if cls is bytes else TEXT, message)
+                else:
+                    connection.transport.send(TEXT if text else BINARY, message)
+                if not connection.writing_paused:
+                    raise StopIteration
+                self.inner = connection.drain()
+            else:
+                self.inner = connection.send_message(message, self.text, self.compress)
+            self.state = 1
+        elif self.state == 2:
+            raise RuntimeError("cannot reuse already awaited coroutine")
+        try:
+            return self.inner.send(None)
+        except BaseException:
+            self.state = 2
+            self.inner = None
+            raise
+
+    def send(self, value: Any) -> Any:
+        if value is not None and self.state == 1:
+            try:
+                return self.inner.send(value)
+            except BaseException:
+                self.state = 2
+                self.inner = None
+                raise
+        return self.__next__()
+
+    def throw(self, typ: Any, val: Any = None, tb: Any = None) -> Any:
+        inner = self.inner
+        if inner is not None and self.state == 1:
+            try:
+                if val is None and tb is None:
+                    return inner.throw(typ)
+                return inner.throw(typ, val, tb)
+            except BaseException:
+                self.state = 2
+                self.inner = None
+                raise
+        self.state = 2
+        self.message = None
+        raise exception_of(typ, val, tb)
+
+    def close(self) -> None:
+        inner = self.inner
+        self.state = 2
+        self.inner = None
+        self.message = None
+        if inner is not None:
+            inner.close()
+
+
+def new_send(connection: Connection, message: Any, text: Any, compress: bool) -> Send:
+    """``Send(connection, message, text, compress)``, without the argument parsing."""
+    call = Send.__new__(Send)
+    call.connection = connection
+    call.message = message
+    call.text = text
+    call.compress = compress
+    call.inner = None
+    call.state = 0
+    return call
+
+
+def exception_of(typ: Any, val: Any, tb: Any) -> BaseException:
+    """The exception that ``coroutine.throw(typ, val, tb)`` raises."""
+    if isinstance(typ, BaseException):
+        exc = typ
+    elif isinstance(val, BaseException):
+        exc = val
+    else:
+        exc = typ() if val is None else typ(val)
+    if tb is not None:
+        exc = exc.with_traceback(tb)
+    return exc
+
+
+class Receive:
+    """What :meth:`Connection.recv` and ``async for`` return: a coroutine that receives a message.
+
+    When a whole message is queued, or comes while the coroutine waits on
+    the connection's :class:`Waiter`, it returns it without a coroutine frame
+    of its own; anything else (fragmented messages, closed connections) is
+    delegated to :meth:`Connection.recv_assembled`. It has the coroutine
+    methods (``send``, ``throw``, ``close``), so :func:`asyncio.create_task`
+    accepts it. Compiled, it also fills the ``am_send`` slot (see
+    ``connection.pxd``): the awaiting coroutine or task gets the message as a
+    return value, without a ``StopIteration`` exception.
+    """
+
+    __slots__ = ("connection", "decode", "inner", "iterating", "state", "waiter")
+
+    def __init__(self, connection: Connection, decode: Optional[bool], iterating: bool) -> None:
+        self.connection = connection
+        self.decode = decode
+        self.iterating = iterating
+        self.inner: Any = None
+        self.waiter: Any = None
+        self.state = NEW
+
+    def __await__(self) -> Receive:
+        return self
+
+    def __next__(self) -> Any:
+        result = receive_step(self, None)
+        if self.state == FINISHED:
+            raise StopIteration(result)
+        return result
+
+    def send(self, value: Any) -> Any:
+        result = receive_step(self, value)
+        if self.state == FINISHED:
+            raise StopIteration(result)
+        return result
+
+    def throw(self, typ: Any, val: Any = None, tb: Any = None) -> Any:
+        exc = exception_of(typ, val, tb)
+        state = self.state
+        self.state = FINISHED
+        if state == WAITING:
+            waiter = self.waiter
+            self.waiter = None
+            self.connection.stop_waiting(waiter)
+        elif state == DELEGATING:
+            inner = self.inner
+            self.inner = None
+            try:
+                result = inner.throw(exc)
+            except StopIteration as stop:
+                raise StopIteration(stop.value) from None
+            self.inner = inner
+            self.state = DELEGATING
+            return result
+        raise exc
+
+    def close(self) -> None:
+        state = self.state
+        self.state = FINISHED
+        if state == WAITING:
+            waiter = self.waiter
+            self.waiter = None
+            self.connection.stop_waiting(waiter)
+        elif state == DELEGATING:
+            inner = self.inner
+            self.inner = None
+            inner.close()
+
+
+# Receive.state
+NEW = 0
+WAITING = 1
+DELEGATING = 2
+FINISHED = 3
+
+
+def new_receive(connection: Connection, decode: Optional[bool], iterating: bool) -> Receive:
+    """``Receive(connection, decode, iterating)``, without the argument parsing."""
+    call = Receive.__new__(Receive)
+    call.connection = connection
+    call.decode = decode
+    call.iterating = iterating
+    call.inner = None
+    call.waiter = None
+    call.state = NEW
+    return call
+
+
+def receive_step(call: Receive, value: Any) -> Any:
+    """Run ``call`` one step; return what it yields, or its result once it is FINISHED.
+
+    The steps are those of this coroutine::
+
+        waiter = connection.start_waiting()
+        if waiter is not None:
+            try:
+                await waiter
+            finally:
+                connection.stop_waiting(waiter)
+        message = connection.take_message()
+        if message is not NO_MESSAGE:
+            return message  # converted as ``decode`` asks
+        return await connection.recv_assembled(decode)
+    """
+    state = call.state
+    connection = call.connection
+    if state == NEW:
+        waiter = connection.start_waiting()
+        if waiter is not None:
+            call.waiter = waiter
+            call.state = WAITING
+            waiter.yielded = True
+            waiter._asyncio_future_blocking = True
+            return waiter
+    elif state == WAITING:
+        waiter = call.waiter
+        call.waiter = None
+        connection.stop_waiting(waiter)
+        if waiter.state == CANCELLED:
+            call.state = FINISHED
+            raise asyncio.CancelledError()
+    elif state == DELEGATING:
+        return receive_delegate(call, value)
+    else:
+        raise RuntimeError("cannot reuse already awaited coroutine")
+    message = connection.take_message()
+    if message is not NO_MESSAGE:
+        call.state = FINISHED
+        decode = call.decode
+        if decode is None:
+            return message
+        return convert(message, decode)
+    if call.iterating:
+        call.inner = connection.next_assembled()
+    else:
+        call.inner = connection.recv_assembled(call.decode)
+    call.state = DELEGATING
+    return receive_delegate(call, None)
+
+
+def receive_delegate(call: Receive, value: Any) -> Any:
+    """Run the coroutine that ``call`` delegates to one step."""
+    try:
+        return call.inner.send(value)
+    except StopIteration as stop:
+        call.state = FINISHED
+        call.inner = None
+        return stop.value
+    except BaseException:
+        call.state = FINISHED
+        call.inner = None
+        raise
+
+
+def receive_finished(call: Receive) -> bool:
+    """Whether ``call`` returned its result (for the compiled ``am_send`` slot)."""
+    return call.state == FINISHED
+
+
+class KeepaliveClock:
+    """Calls functions on their event loop after a delay, timed by one daemon thread.
+
+    Keepalive needs a timer per connection that fires every ``ping_interval``
+    seconds. As a timer of the event loop (``loop.call_later``), it would
+    cost something on every iteration of the loop, busy or not: the default
+    loop computes a select timeout in Python whenever a timer is pending, and
+    any loop's wait in the kernel arms a high-resolution timer for it. Timed
+    from this thread instead, a busy connection's loop waits without a
+    timeout; at the deadline, the thread hands the function to the loop with
+    :meth:`~asyncio.loop.call_soon_threadsafe`, so it still runs in the loop.
+    """
+
+    def __init__(self) -> None:
+        self.condition = threading.Condition(threading.Lock())
+        self.heap: list = []
+        self.counter = 0
+        self.cancelled = 0
+        self.thread: Optional[threading.Thread] = None
+        self.pid = 0
+
+    def call_later(self, loop: Any, delay: float, callback: Any, *args: Any) -> ClockHandle:
+        """Call ``callback(*args)`` in ``loop`` in ``delay`` seconds; return a handle."""
+        handle = ClockHandle(self, loop, callback, args)
+        deadline = time.monotonic() + delay
+        with self.condition:
+            if self.thread is None or self.pid != os.getpid():
+                # First use, or first use in a forked child (without the thread).
+                self.heap = []
+                self.cancelled = 0
+                self.pid = os.getpid()
+                self.thread = threading.Thread(
+                    target=self.run, name="wirespeed-keepalive", daemon=True
+                )
+                self.thread.start()
+            heap = self.heap
+            if self.cancelled > 64 and self.cancelled * 2 > len(heap):
+                for entry in heap:
+                    if entry[2].cancelled:
+                        entry[2].queued = False
+                heap[:] = [entry for entry in heap if entry[2].queued]
+                heapq.heapify(heap)
+                self.cancelled = 0
+            self.counter += 1
+            heapq.heappush(heap, (deadline, self.counter, handle))
+            if heap[0][2] is handle:
+                self.condition.notify()
+        return handle
+
+    def run(self) -> None:
+        condition = self.condition
+        heap = self.heap
+        while True:
+            with condition:
+                while True:
+                    while heap and heap[0][2].cancelled:
+                        heapq.heappop(heap)[2].queued = False
+                        self.cancelled -= 1
+                    delay = heap[0][0] - time.monotonic() if heap else None
+                    if delay is not None and delay <= 0:
+                        break
+                    condition.wait(delay)
+                    heap = self.heap
+                handle = heapq.heappop(heap)[2]
+                handle.queued = False
+            try:
+                handle.loop.call_soon_threadsafe(handle.fire)
+            except RuntimeError:
+                pass  # the loop is closed
+
+
+class ClockHandle:
+    """A call scheduled by :meth:`KeepaliveClock.call_later`."""
+
+    __slots__ = ("args", "callback", "cancelled", "clock", "loop", "queued")
+
+    def __init__(
+        self, clock: KeepaliveClock, loop: Any, callback: Any, args: Tuple[Any, ...]
+    ) -> None:
+        self.clock = clock
+        self.loop = loop
+        self.callback = callback
+        self.args = args
+        self.cancelled = False
+        self.queued = True
+
+    def cancel(self) -> None:
+        """Don't call the function (it is called in the loop unless cancelled first)."""
+        if not self.cancelled:
+            self.cancelled = True
+            self.callback = None
+            with self.clock.condition:
+                if self.queued:
+                    self.clock.cancelled += 1
+
+    def fire(self) -> None:
+        if not self.cancelled:
+            self.cancelled = True
+            callback = self.callback
+            self.callback = None
+            callback(*self.args)
+
+
+#: The clock of every connection's keepalive timers.
+keepalive_clock = KeepaliveClock()
+
+
 def water_marks(limit: Limit, low_divisor: int, name: str) -> Tuple[Optional[int], int]:
     """Turn ``limit`` (high, or ``(high, low)``, or None) into ``(high, low)``."""
     if limit is None:
@@ -347,7 +736,9 @@ class Connection(WSListener):
                 high=self.write_limit_high, low=self.write_limit_low
             )
         if self.ping_interval is not None:
-            self.keepalive_timer = self.loop.call_later(self.ping_interval, self.keepalive)
+            self.keepalive_timer = keepalive_clock.call_later(
+                self.loop, self.ping_interval, self.keepalive
+            )
 
     def on_ws_frame(self, transport: WSTransport, frame: Any) -> None:
         """Queue a data frame's payload (copied) and wake :meth:`recv`."""
@@ -515,7 +906,7 @@ class Connection(WSListener):
 
     # Receiving
 
-    async def recv(self, decode: Optional[bool] = None) -> Data:
+    def recv(self, decode: Optional[bool] = None) -> Awaitable[Data]:
         """Receive the next message.
 
         A text message comes as ``str``, a binary one as ``bytes``.
@@ -534,30 +925,14 @@ class Connection(WSListener):
         :raises ConcurrencyError: if another coroutine is already receiving
             (it is a :class:`RuntimeError`).
         """
-        waiter = self.start_waiting()
-        if waiter is not None:
-            try:
-                await waiter
-            finally:
-                self.stop_waiting(waiter)
-        message = self.take_message()
-        if message is not NO_MESSAGE:
-            if decode is None:
-                return message
-            return convert(message, decode)
-        return await self.recv_assembled(decode)
+        return new_receive(self, decode, False)
 
-    async def next_message(self) -> Data:
+    def next_message(self) -> Awaitable[Data]:
         """:meth:`recv` for ``async for``: StopAsyncIteration after a normal closure."""
-        waiter = self.start_waiting()
-        if waiter is not None:
-            try:
-                await waiter
-            finally:
-                self.stop_waiting(waiter)
-        message = self.take_message()
-        if message is not NO_MESSAGE:
-            return message
+        return new_receive(self, None, True)
+
+    async def next_assembled(self) -> Data:
+        """:meth:`recv_assembled` for ``async for``: StopAsyncIteration after a normal closure."""
         try:
             return await self.recv_assembled(None)
         except ConnectionClosedOK:
@@ -741,13 +1116,13 @@ class Connection(WSListener):
         """
         return MessageIterator(self)
 
-    async def send(
+    def send(
         self,
         message: Union[DataLike, Iterable[DataLike], AsyncIterable[DataLike]],
         text: Optional[bool] = None,
         compress: bool = True,
-    ) -> None:
-        """Send a message.
+    ) -> Awaitable[None]:
+        """Send a message (a coroutine: ``await websocket.send(message)``).
 
         ``str`` goes as a text message; ``bytes``, ``bytearray`` or
         ``memoryview`` as a binary one (``text`` overrides it: ``text=True``
@@ -770,21 +1145,15 @@ class Connection(WSListener):
             ``d.keys()`` for that), or if the fragments of a message don't
             all have the same type; in that case the connection is closed too.
         """
-        cls = message.__class__
-        if (
-            (cls is bytes or cls is str)
-            and self.fragmented_send_waiter is None
-            and self.protocol._state is OPEN
-            and compress
-        ):
-            # The hot path: one frame, nothing to wait for.
-            if text is None:
-                self.transport.send(BINARY if cls is bytes else TEXT, message)  # type: ignore[union-attr]
-            else:
-                self.transport.send(TEXT if text else BINARY, message)  # type: ignore[union-attr]
-            if self.writing_paused:
-                await self.drain()
-            return
+        return new_send(self, message, text, compress)
+
+    async def send_message(
+        self,
+        message: Union[DataLike, Iterable[DataLike], AsyncIterable[DataLike]],
+        text: Optional[bool] = None,
+        compress: bool = True,
+    ) -> None:
+        """:meth:`send` for what doesn't go out in one step (see :class:`Send`)."""
         while self.fragmented_send_waiter is not None:
             # Frames of one message must not interleave with another message.
             await asyncio.shield(self.fragmented_send_waiter)
@@ -1036,10 +1405,12 @@ class Connection(WSListener):
             if release is not None:
                 release()
         if self.ping_timeout is not None:
-            self.keepalive_timeout_timer = self.loop.call_later(
-                self.ping_timeout, self.keepalive_timed_out, future
+            self.keepalive_timeout_timer = keepalive_clock.call_later(
+                self.loop, self.ping_timeout, self.keepalive_timed_out, future
             )
-        self.keepalive_timer = self.loop.call_later(self.ping_interval, self.keepalive)
+        self.keepalive_timer = keepalive_clock.call_later(
+            self.loop, self.ping_interval, self.keepalive
+        )
 
     def keepalive_timed_out(self, future: Any) -> None:
         """No pong within ``ping_timeout``: the peer is gone or stuck; close with 1011."""
@@ -1077,7 +1448,7 @@ class MessageIterator:
         return self
 
     def __anext__(self) -> Awaitable[Data]:
-        return self.connection.next_message()
+        return new_receive(self.connection, None, True)
 
 
 def convert(message: Data, decode: bool) -> Data:
@@ -1085,3 +1456,8 @@ def convert(message: Data, decode: bool) -> Data:
     if decode:
         return message if isinstance(message, str) else message.decode()
     return message.encode() if isinstance(message, str) else message
+
+
+if not __file__.endswith(".py"):
+    # Compiled: Receive gets its am_send slot (declared in connection.pxd).
+    install_receive_am_send(Receive, receive_step, receive_finished)  # noqa: F821
