@@ -4,11 +4,13 @@
 #
 #     from wirespeed._core.mask cimport mask_inplace, mask_into, mask_slice
 #
+# mask_into, the C masking loop itself, is an inline function of
+# mask_kernel.pxd, cimported here so that it can be cimported from this module too.
+#
 # The cpdef functions are called at C speed from Cython and behave exactly
 # like the functions of the pure-Python mask.py.
 
-cdef void mask_into(unsigned char* dst, const unsigned char* src, Py_ssize_t length,
-                    const unsigned char* key, Py_ssize_t key_offset) noexcept nogil
+from wirespeed._core.mask_kernel cimport mask_into
 
 cpdef bytes apply_mask(object data, object key)
 

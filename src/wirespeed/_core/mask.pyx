@@ -13,8 +13,9 @@ full description):
 * ``mask_inplace(buffer, start, end, key, key_offset)`` does the same and
   writes the result back into the (writable) buffer: no allocation at all.
 
-Compiled modules can also call the C function ``mask_into`` (declared in
-``mask.pxd``), which masks from one C buffer into another without the GIL.
+Compiled modules can also call the C function ``mask_into`` (an inline
+function of ``mask_kernel.pxd``, cimported by ``mask.pxd``), which masks from one C buffer into another
+without the GIL.
 
 The XOR runs eight bytes at a time on a 64-bit word holding the key twice,
 with ``memcpy`` loads and stores so that unaligned buffers are safe on every
@@ -24,7 +25,6 @@ is released while masking payloads of 64 KiB or more.
 
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
-from libc.stdint cimport uint64_t
 from libc.string cimport memcpy
 
 __all__ = [
@@ -39,49 +39,6 @@ __all__ = [
 # Payloads at least this long are masked with the GIL released.
 cdef enum:
     NOGIL_THRESHOLD = 65536
-
-
-cdef void mask_into(unsigned char* dst, const unsigned char* src, Py_ssize_t length,
-                    const unsigned char* key, Py_ssize_t key_offset) noexcept nogil:
-    """Write ``length`` bytes of ``src`` XOR the 4-byte ``key`` to ``dst``.
-
-    ``src[0]`` is XORed with ``key[key_offset % 4]`` (``key_offset`` may be
-    any value, negative included). ``dst`` may be ``src`` itself, which masks
-    in place; other overlapping buffers are not supported. No alignment is
-    required.
-    """
-    cdef unsigned char pattern[8]
-    cdef uint64_t word_key, word0, word1, word2, word3
-    cdef Py_ssize_t shift = key_offset & 3
-    cdef Py_ssize_t blocks = length >> 5
-    cdef Py_ssize_t i
-    # The key, rotated by the offset and repeated to fill a 64-bit word.
-    for i in range(8):
-        pattern[i] = key[(shift + i) & 3]
-    memcpy(&word_key, pattern, 8)
-    # 32 bytes per iteration: four independent words, which the compiler
-    # turns into SIMD loads, XORs and stores.
-    for i in range(blocks):
-        memcpy(&word0, src + 32 * i, 8)
-        memcpy(&word1, src + 32 * i + 8, 8)
-        memcpy(&word2, src + 32 * i + 16, 8)
-        memcpy(&word3, src + 32 * i + 24, 8)
-        word0 ^= word_key
-        word1 ^= word_key
-        word2 ^= word_key
-        word3 ^= word_key
-        memcpy(dst + 32 * i, &word0, 8)
-        memcpy(dst + 32 * i + 8, &word1, 8)
-        memcpy(dst + 32 * i + 16, &word2, 8)
-        memcpy(dst + 32 * i + 24, &word3, 8)
-    # Then up to three words, then up to seven bytes. Every position handled
-    # so far is a multiple of 8, so pattern[i & 7] is the right key byte.
-    for i in range(blocks * 4, length >> 3):
-        memcpy(&word0, src + 8 * i, 8)
-        word0 ^= word_key
-        memcpy(dst + 8 * i, &word0, 8)
-    for i in range(length & ~7, length):
-        dst[i] = src[i] ^ pattern[i & 7]
 
 
 cdef int _read_key(object key, unsigned char* out) except -1:

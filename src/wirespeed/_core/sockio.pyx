@@ -31,8 +31,9 @@ from cpython.buffer cimport (
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_FromStringAndSize, PyByteArray_GET_SIZE
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.memoryview cimport PyMemoryView_FromObject, PyMemoryView_GET_BUFFER
-from libc.stdint cimport uint64_t
 from libc.string cimport memcpy
+
+from wirespeed._core.mask_kernel cimport mask_into
 
 __all__ = [
     "new_buffer",
@@ -245,43 +246,6 @@ cpdef bytes view_bytes(object view, Py_ssize_t start, Py_ssize_t length):
     return PyBytes_FromStringAndSize(<char*>buffer.buf + start, length)
 
 
-cdef inline void mask_copy(unsigned char* dst, const unsigned char* src, Py_ssize_t length,
-                           const unsigned char* key, Py_ssize_t key_offset) noexcept nogil:
-    """Write ``length`` bytes of ``src`` XOR the key to ``dst``, ``src[0]`` with ``key[key_offset % 4]``.
-
-    (``mask.pyx`` has the same loop; this module stays a leaf, importable
-    without the compiled ``mask`` module.)
-    """
-    cdef unsigned char pattern[8]
-    cdef uint64_t word_key, word0, word1, word2, word3
-    cdef Py_ssize_t shift = key_offset & 3
-    cdef Py_ssize_t blocks = length >> 5
-    cdef Py_ssize_t i
-    for i in range(8):
-        pattern[i] = key[(shift + i) & 3]
-    memcpy(&word_key, pattern, 8)
-    # 32 bytes per iteration, in four independent words (SIMD for the compiler).
-    for i in range(blocks):
-        memcpy(&word0, src + 32 * i, 8)
-        memcpy(&word1, src + 32 * i + 8, 8)
-        memcpy(&word2, src + 32 * i + 16, 8)
-        memcpy(&word3, src + 32 * i + 24, 8)
-        word0 ^= word_key
-        word1 ^= word_key
-        word2 ^= word_key
-        word3 ^= word_key
-        memcpy(dst + 32 * i, &word0, 8)
-        memcpy(dst + 32 * i + 8, &word1, 8)
-        memcpy(dst + 32 * i + 16, &word2, 8)
-        memcpy(dst + 32 * i + 24, &word3, 8)
-    for i in range(blocks * 4, length >> 3):
-        memcpy(&word0, src + 8 * i, 8)
-        word0 ^= word_key
-        memcpy(dst + 8 * i, &word0, 8)
-    for i in range(length & ~7, length):
-        dst[i] = src[i] ^ pattern[i & 7]
-
-
 cpdef Py_ssize_t write_masked(int fd, bytearray scratch, bytes header, object payload,
                               bytes key) except -3:
     """Write ``header`` then ``payload`` masked with the 4-byte ``key``, through ``scratch``.
@@ -324,7 +288,7 @@ cpdef Py_ssize_t write_masked(int fd, bytearray scratch, bytes header, object pa
                 chunk = room
                 if chunk > length - done:
                     chunk = length - done
-                mask_copy(start + lead + header_size, data + done, chunk, key_bytes, done)
+                mask_into(start + lead + header_size, data + done, chunk, key_bytes, done)
                 # The header goes out with the first chunk.
                 out = start + lead + header_size - prefix
                 written = wirespeed_write(fd, <const char*>out, prefix + chunk)
