@@ -143,5 +143,5 @@ cdef class WSProtocolBase:
     )
     cpdef receive_frames(self)
 
-    @cython.locals(transport=WSTransport, is_pong=bint)
+    @cython.locals(transport=WSTransport, is_pong=bint, typed_listener=WSListener)
     cpdef deliver(self, WSFrame frame)

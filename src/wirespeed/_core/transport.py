@@ -1013,7 +1013,13 @@ class WSProtocolBase:
                 transport.notify_user_specific_pong_received()
                 return
         try:
-            listener.on_ws_frame(transport, frame)
+            if isinstance(listener, WSListener):
+                # Compiled, a typed call: a listener written in Cython (the
+                # asyncio face's) gets its on_ws_frame called directly.
+                typed_listener = listener
+                typed_listener.on_ws_frame(transport, frame)
+            else:
+                listener.on_ws_frame(transport, frame)
         except Exception:
             self.logger.exception("WSListener.on_ws_frame failed")
             if self.disconnect_on_error:
