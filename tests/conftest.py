@@ -14,7 +14,9 @@ import importlib.util
 import pathlib
 import struct
 from types import ModuleType
-from typing import List, NamedTuple, Optional, Union
+from typing import Any, List, NamedTuple, Optional, Tuple, Union
+
+import pytest
 
 from wirespeed.sansio import Protocol, Side
 
@@ -173,3 +175,29 @@ def load_compiled_core_module(name: str) -> Optional[ModuleType]:
             loader.exec_module(module)
             return module
     return None
+
+
+NOT_COMPILED_REASON = "the compiled extension is not built (pip install without a C compiler)"
+
+
+def core_twins(name: str) -> Tuple[ModuleType, Optional[ModuleType], List[Any]]:
+    """Load both twins of ``wirespeed/_core/<name>``: ``(pure, compiled, params)``.
+
+    ``params`` parametrizes a test over both (ids ``pure`` and ``compiled``);
+    the compiled one is marked ``compiled_only`` and skipped when it is not
+    built.
+    """
+    pure = load_pure_core_module(name)
+    compiled = load_compiled_core_module(name)
+    params = [
+        pytest.param(pure, id="pure"),
+        pytest.param(
+            compiled,
+            id="compiled",
+            marks=[
+                pytest.mark.compiled_only,
+                pytest.mark.skipif(compiled is None, reason=NOT_COMPILED_REASON),
+            ],
+        ),
+    ]
+    return pure, compiled, params

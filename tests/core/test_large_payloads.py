@@ -26,10 +26,9 @@ from conftest import (
     PING,
     TEXT,
     close_code_sent,
+    core_twins,
     decode_frames,
     encode_frame,
-    load_compiled_core_module,
-    load_pure_core_module,
     xor,
 )
 
@@ -43,20 +42,7 @@ try:
 except ImportError:  # pragma: no cover - uvloop is a test dependency
     uvloop = None
 
-pure = load_pure_core_module("sockio")
-compiled = load_compiled_core_module("sockio")
-
-IMPLEMENTATIONS = [
-    pytest.param(pure, id="pure"),
-    pytest.param(
-        compiled,
-        id="compiled",
-        marks=[
-            pytest.mark.compiled_only,
-            pytest.mark.skipif(compiled is None, reason="the compiled extension is not built"),
-        ],
-    ),
-]
+pure, compiled, IMPLEMENTATIONS = core_twins("sockio")
 
 LOOPS = ["asyncio"] + (["uvloop"] if uvloop is not None else [])
 

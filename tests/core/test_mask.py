@@ -20,7 +20,7 @@ import textwrap
 import threading
 
 import pytest
-from conftest import load_compiled_core_module, load_pure_core_module
+from conftest import NOT_COMPILED_REASON, core_twins
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -28,18 +28,8 @@ import wirespeed._core
 import wirespeed._core.mask as active
 import wirespeed._implementation
 
-pure = load_pure_core_module("mask")
-compiled = load_compiled_core_module("mask")
+pure, compiled, IMPLEMENTATIONS = core_twins("mask")
 COMPILED = compiled is not None
-NOT_COMPILED_REASON = "the compiled extension is not built (pip install without a C compiler)"
-compiled_only = [
-    pytest.mark.compiled_only,
-    pytest.mark.skipif(not COMPILED, reason=NOT_COMPILED_REASON),
-]
-IMPLEMENTATIONS = [
-    pytest.param(pure, id="pure"),
-    pytest.param(compiled, id="compiled", marks=compiled_only),
-]
 
 KEY = b"\x37\xfa\x21\x3d"
 

@@ -7,22 +7,9 @@ import os
 import socket
 
 import pytest
-from conftest import load_compiled_core_module, load_pure_core_module
+from conftest import core_twins
 
-pure = load_pure_core_module("sockio")
-compiled = load_compiled_core_module("sockio")
-
-IMPLEMENTATIONS = [
-    pytest.param(pure, id="pure"),
-    pytest.param(
-        compiled,
-        id="compiled",
-        marks=[
-            pytest.mark.compiled_only,
-            pytest.mark.skipif(compiled is None, reason="the compiled extension is not built"),
-        ],
-    ),
-]
+pure, compiled, IMPLEMENTATIONS = core_twins("sockio")
 
 
 @pytest.mark.parametrize("impl", IMPLEMENTATIONS)

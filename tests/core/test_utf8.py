@@ -22,7 +22,7 @@ import sysconfig
 import textwrap
 
 import pytest
-from conftest import load_compiled_core_module, load_pure_core_module
+from conftest import NOT_COMPILED_REASON, core_twins
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -30,20 +30,8 @@ import wirespeed._core
 import wirespeed._core.utf8 as active
 import wirespeed._implementation
 
-pure = load_pure_core_module("utf8")
-compiled = load_compiled_core_module("utf8")
+pure, compiled, IMPLEMENTATIONS = core_twins("utf8")
 COMPILED = compiled is not None
-NOT_COMPILED_REASON = (
-    "the compiled extension is not built (pip install without a C compiler)"
-)
-compiled_only = [
-    pytest.mark.compiled_only,
-    pytest.mark.skipif(not COMPILED, reason=NOT_COMPILED_REASON),
-]
-IMPLEMENTATIONS = [
-    pytest.param(pure, id="pure"),
-    pytest.param(compiled, id="compiled", marks=compiled_only),
-]
 
 START = "invalid start byte"
 CONTINUATION = "invalid continuation byte"
