@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 import threading
 import time
 import uuid
+import warnings
 
 import pytest
 from asyncio_helpers import HOST, echo_server, port_of, run, until
@@ -21,7 +24,7 @@ from wirespeed.asyncio import (
     connect,
     serve,
 )
-from wirespeed.asyncio.connection import KeepaliveClock
+from wirespeed.asyncio.connection import KeepaliveClock, keepalive_clock
 
 # Receiving
 
@@ -490,6 +493,34 @@ def test_keepalive_clock_calls_in_the_loop_unless_cancelled() -> None:
     loop.close()
     time.sleep(0.05)
     assert clock.thread is not None and clock.thread.is_alive()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_keepalive_clock_works_in_a_child_forked_while_its_lock_was_held() -> None:
+    clock = keepalive_clock
+    parent_loop = asyncio.new_event_loop()
+    clock.call_later(parent_loop, 60, print, "never").cancel()  # the thread runs
+    parent_loop.close()
+    with warnings.catch_warnings():
+        # Python 3.12+ warns that forking a multi-threaded process may deadlock:
+        # exactly what is tested here.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        with clock.condition:
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - the child reports through its exit status
+                status = 3
+                try:
+                    signal.alarm(5)  # a deadlock ends the child (by SIGALRM)
+                    loop = asyncio.new_event_loop()
+                    fired: list = []
+                    clock.call_later(loop, 0.01, fired.append, True)
+                    loop.run_until_complete(asyncio.sleep(0.3))
+                    status = 0 if fired else 1
+                finally:
+                    os._exit(status)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status), f"the child did not exit normally: {status:#x}"
+    assert os.WEXITSTATUS(status) == 0
 
 
 def test_keepalive_timeout_closes_with_1011() -> None:

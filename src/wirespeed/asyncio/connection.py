@@ -523,6 +523,19 @@ class KeepaliveClock:
         self.thread: Optional[threading.Thread] = None
         self.pid = 0
 
+    def forget_after_fork(self) -> None:
+        """Start afresh in a forked child.
+
+        The parent's thread does not exist in the child, and its lock may have
+        been held at the moment of the fork: a new lock, an empty heap, and a
+        new thread at the next :meth:`call_later`.
+        """
+        self.condition = threading.Condition(threading.Lock())
+        self.heap = []
+        self.cancelled = 0
+        self.thread = None
+        self.pid = 0
+
     def call_later(self, loop: Any, delay: float, callback: Any, *args: Any) -> ClockHandle:
         """Call ``callback(*args)`` in ``loop`` in ``delay`` seconds; return a handle."""
         handle = ClockHandle(self, loop, callback, args)
@@ -607,6 +620,8 @@ class ClockHandle:
 
 #: The clock of every connection's keepalive timers.
 keepalive_clock = KeepaliveClock()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=keepalive_clock.forget_after_fork)
 
 
 def water_marks(limit: Limit, low_divisor: int, name: str) -> Tuple[Optional[int], int]:
