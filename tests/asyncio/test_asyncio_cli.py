@@ -98,7 +98,7 @@ def test_bad_address() -> None:
 def test_command_line_end_to_end() -> None:
     env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""))
     server = subprocess.Popen(
-        [sys.executable, "-m", "wirespeed", "serve", "--echo", f"{HOST}:0"],
+        [sys.executable, "-X", "faulthandler", "-m", "wirespeed", "serve", "--echo", f"{HOST}:0"],
         stdout=subprocess.PIPE,
         text=True,
         env=env,
@@ -129,7 +129,15 @@ def test_command_line_end_to_end() -> None:
     finally:
         server.send_signal(signal.SIGINT)
         try:
-            assert server.wait(10) == 0
+            try:
+                returncode = server.wait(30)
+            except subprocess.TimeoutExpired:
+                # Show where it is stuck: faulthandler (-X faulthandler) dumps
+                # every thread's stack to stderr on SIGABRT.
+                server.send_signal(signal.SIGABRT)
+                server.wait(10)
+                raise
+            assert returncode == 0
         finally:
             if server.poll() is None:
                 server.kill()
