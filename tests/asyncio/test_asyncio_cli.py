@@ -15,6 +15,14 @@ from wirespeed.cli import interactive_client, main, show
 
 SRC = str(pathlib.Path(__file__).resolve().parents[2] / "src")
 
+#: ``python -m wirespeed serve --echo ADDRESS``, SIGINT handled as Python does by default.
+SERVE_WITH_DEFAULT_SIGINT = (
+    "import runpy, signal, sys; "
+    "signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "sys.argv = ['wirespeed', 'serve', '--echo', sys.argv[1]]; "
+    "runpy.run_module('wirespeed', run_name='__main__', alter_sys=True)"
+)
+
 
 class Typist(io.StringIO):
     """Standard input that types ``lines``, then ends once ``done(stdout)`` is true."""
@@ -97,8 +105,11 @@ def test_bad_address() -> None:
 
 def test_command_line_end_to_end() -> None:
     env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    # ``python -m wirespeed serve --echo HOST:0``, with Ctrl-C's default
+    # handling: a process started in the background by a non-interactive
+    # shell (as CI may be) inherits SIGINT ignored, and then ignores Ctrl-C.
     server = subprocess.Popen(
-        [sys.executable, "-X", "faulthandler", "-m", "wirespeed", "serve", "--echo", f"{HOST}:0"],
+        [sys.executable, "-X", "faulthandler", "-c", SERVE_WITH_DEFAULT_SIGINT, f"{HOST}:0"],
         stdout=subprocess.PIPE,
         text=True,
         env=env,
