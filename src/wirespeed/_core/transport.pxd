@@ -103,6 +103,8 @@ cdef class WSTransport:
     cpdef send_reuse_external_bytearray(self, int msg_type, object buffer, Py_ssize_t msg_offset,
                                         bint fin=*, bint rsv1=*)
 
+    cdef bint can_write_directly(self) except -1
+
     @cython.locals(sent=Py_ssize_t, key=bytes, header=bytes, scratch=bytearray,
                    needed=Py_ssize_t, size=Py_ssize_t)
     cpdef write_masked_frame(self, int msg_type, object payload, Py_ssize_t length, bint fin,

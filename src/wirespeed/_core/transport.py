@@ -548,6 +548,19 @@ class WSTransport:
             return
         self.write_parts(frame_header(msg_type, length, fin, rsv1), message)
 
+    def can_write_directly(self) -> bool:
+        """Whether a frame may go straight to the socket now.
+
+        Only on plain TCP (``fd`` is set) while the transport has nothing
+        buffered and is not closing: what it buffers must go out first.
+        """
+        if self.fd < 0:
+            return False
+        transport = self.underlying_transport
+        if self.selector:
+            return not transport._buffer and not transport._closing
+        return not transport.get_write_buffer_size() and not transport.is_closing()
+
     def write_masked_frame(
         self, msg_type: int, payload: Any, length: int, fin: bool, rsv1: bool
     ) -> None:
@@ -558,11 +571,7 @@ class WSTransport:
         the transport as a new object (never a view of the scratch buffer).
         """
         transport = self.underlying_transport
-        if self.fd < 0 or not (
-            (not transport._buffer and not transport._closing)
-            if self.selector
-            else (not transport.get_write_buffer_size() and not transport.is_closing())
-        ):
+        if not self.can_write_directly():
             transport.write(serialize_frame(msg_type, payload, fin, rsv1, False, False, True))
             return
         key = random_mask_key()
@@ -593,11 +602,7 @@ class WSTransport:
     def write_data(self, data: bytes) -> None:
         """Write ``data`` (immutable) to the socket, or to the transport's buffer."""
         transport = self.underlying_transport
-        if self.fd >= 0 and (
-            (not transport._buffer and not transport._closing)
-            if self.selector
-            else (not transport.get_write_buffer_size() and not transport.is_closing())
-        ):
+        if self.can_write_directly():
             # On EAGAIN (-1) or an error (-2), the transport gets the frame:
             # it reports the error when it tries the same write.
             sent = write_some(self.fd, data)
@@ -616,11 +621,7 @@ class WSTransport:
         """
         transport = self.underlying_transport
         sent = 0
-        if self.fd >= 0 and (
-            (not transport._buffer and not transport._closing)
-            if self.selector
-            else (not transport.get_write_buffer_size() and not transport.is_closing())
-        ):
+        if self.can_write_directly():
             sent = writev_some(self.fd, header, payload)
             if sent == len(header) + len(payload):
                 return
@@ -709,11 +710,7 @@ class WSTransport:
         """
         transport = self.underlying_transport
         sent = 0
-        if self.fd >= 0 and (
-            (not transport._buffer and not transport._closing)
-            if self.selector
-            else (not transport.get_write_buffer_size() and not transport.is_closing())
-        ):
+        if self.can_write_directly():
             sent = write_some(self.fd, data)
             if sent == len(data):
                 return
